@@ -1,0 +1,440 @@
+//! The output contract: how a TiDB table becomes an Arrow schema
+//! (`docs/type-mapping.md`), in the `compat` and `typed` modes, and how each
+//! column is filled when a row does not store it.
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::table_info::{ColumnInfo, TableInfo, STATE_PUBLIC};
+
+/// MySQL type codes of `FieldType.Tp`.
+pub mod tp {
+    pub const TINY: u8 = 1;
+    pub const SHORT: u8 = 2;
+    pub const LONG: u8 = 3;
+    pub const FLOAT: u8 = 4;
+    pub const DOUBLE: u8 = 5;
+    pub const TIMESTAMP: u8 = 7;
+    pub const LONGLONG: u8 = 8;
+    pub const INT24: u8 = 9;
+    pub const DATE: u8 = 10;
+    pub const DURATION: u8 = 11;
+    pub const DATETIME: u8 = 12;
+    pub const YEAR: u8 = 13;
+    pub const NEWDATE: u8 = 14;
+    pub const VARCHAR: u8 = 15;
+    pub const BIT: u8 = 16;
+    pub const VECTOR_FLOAT32: u8 = 0xe1;
+    pub const JSON: u8 = 0xf5;
+    pub const NEWDECIMAL: u8 = 0xf6;
+    pub const ENUM: u8 = 0xf7;
+    pub const SET: u8 = 0xf8;
+    pub const TINY_BLOB: u8 = 0xf9;
+    pub const MEDIUM_BLOB: u8 = 0xfa;
+    pub const LONG_BLOB: u8 = 0xfb;
+    pub const BLOB: u8 = 0xfc;
+    pub const VAR_STRING: u8 = 0xfd;
+    pub const STRING: u8 = 0xfe;
+}
+
+/// Column flag bits of `FieldType.Flag`.
+pub mod flag {
+    pub const NOT_NULL: u32 = 1;
+    pub const PRI_KEY: u32 = 2;
+    pub const UNSIGNED: u32 = 32;
+}
+
+/// The two output modes of `--type-mapping`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeMapping {
+    /// The original design's mapping: strings for everything but signed
+    /// integers, floats and raw bytes.
+    Compat,
+    /// Native Parquet logical types where they are safe for lakehouse engines.
+    Typed,
+}
+
+impl TypeMapping {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "compat" => Some(Self::Compat),
+            "typed" => Some(Self::Typed),
+            _ => None,
+        }
+    }
+}
+
+/// What a column's Arrow array holds; one variant per distinct rendering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutKind {
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    /// Unsigned integers as decimal digits (compat).
+    UintText,
+    /// BIGINT UNSIGNED as decimal128(20, 0) (typed).
+    UintDecimal128,
+    Float32,
+    Float64,
+    /// DECIMAL as text with exactly `scale` fraction digits.
+    DecimalText,
+    Decimal128 { precision: u8, scale: i8 },
+    DateText,
+    Date32,
+    DatetimeText,
+    /// timestamp[us]; `utc` marks TIMESTAMP columns (stored in UTC).
+    TimestampMicros { utc: bool },
+    TimeText,
+    Utf8,
+    Binary,
+    JsonText,
+    EnumText,
+    EnumDict,
+    SetText,
+    /// BIT(n) as ceil(n/8) big-endian bytes.
+    Bit { width: u8 },
+    VectorText,
+    VectorList,
+}
+
+impl OutKind {
+    pub fn data_type(self) -> DataType {
+        match self {
+            Self::Int8 => DataType::Int8,
+            Self::Int16 => DataType::Int16,
+            Self::Int32 => DataType::Int32,
+            Self::Int64 => DataType::Int64,
+            Self::UintDecimal128 => DataType::Decimal128(20, 0),
+            Self::Float32 => DataType::Float32,
+            Self::Float64 => DataType::Float64,
+            Self::Decimal128 { precision, scale } => DataType::Decimal128(precision, scale),
+            Self::Date32 => DataType::Date32,
+            Self::TimestampMicros { utc: false } => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Self::TimestampMicros { utc: true } => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
+            Self::Binary | Self::Bit { .. } => DataType::Binary,
+            Self::EnumDict => {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            }
+            Self::VectorList => {
+                DataType::List(Arc::new(Field::new("item", DataType::Float32, false)))
+            }
+            Self::UintText
+            | Self::DecimalText
+            | Self::DateText
+            | Self::DatetimeText
+            | Self::TimeText
+            | Self::Utf8
+            | Self::JsonText
+            | Self::EnumText
+            | Self::SetText
+            | Self::VectorText => DataType::Utf8,
+        }
+    }
+}
+
+/// Where a value comes from when the row value does not store the column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MissingRule {
+    /// The integer handle in the key (`pk_is_handle`).
+    IntHandle,
+    /// The `n`-th datum of the clustered (common) handle.
+    CommonHandle(usize),
+    /// The column's `origin_default`, as stored in the TableInfo JSON
+    /// (`origin_default_bit` bytes for BIT columns).
+    OriginDefault(DefaultValue),
+    /// NULL: a nullable column with no default.
+    Null,
+    /// Nothing can fill it: a NOT NULL column with no default. Absence in a
+    /// row is a decode error.
+    Error,
+}
+
+/// An `origin_default` before conversion to the column's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    Text(String),
+    Number(serde_json::Number),
+    Bytes(Vec<u8>),
+}
+
+/// One output column: the TiDB column facts the decoder needs plus its
+/// output kind.
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    pub id: i64,
+    pub name: String,
+    pub tp: u8,
+    pub flag: u32,
+    pub flen: i64,
+    pub decimal: i64,
+    pub binary: bool,
+    pub elems: Vec<String>,
+    /// Column `version` ≥ 1: TIMESTAMP defaults are in UTC.
+    pub version: u64,
+    pub kind: OutKind,
+    pub nullable: bool,
+    pub missing: MissingRule,
+}
+
+impl ColumnSpec {
+    pub fn unsigned(&self) -> bool {
+        self.flag & flag::UNSIGNED != 0
+    }
+
+    pub fn not_null(&self) -> bool {
+        self.flag & flag::NOT_NULL != 0
+    }
+}
+
+/// How rows of a table are identified in record keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleKind {
+    /// An int64 handle: `_tidb_rowid` or the integer primary key.
+    Int,
+    /// A clustered (common) handle: comparable datums of the PK columns.
+    Common,
+}
+
+/// Everything the decoder needs about one table.
+#[derive(Debug, Clone)]
+pub struct TableSchema {
+    pub table_id: i64,
+    pub name: String,
+    pub physical_ids: Vec<i64>,
+    pub handle: HandleKind,
+    pub columns: Vec<ColumnSpec>,
+    pub mapping: TypeMapping,
+    arrow: SchemaRef,
+}
+
+/// Why a table's output schema cannot be derived.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("TableInfo JSON is invalid: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("table {table}: column {column}: unsupported type code {tp}")]
+    UnsupportedType { table: String, column: String, tp: u8 },
+    #[error("table {table}: {detail}")]
+    Invalid { table: String, detail: String },
+}
+
+/// Names of the two columns every output file starts with.
+pub const TABLE_ID_COLUMN: &str = "_tidb_table_id";
+pub const HANDLE_COLUMN: &str = "_tidb_handle";
+
+impl TableSchema {
+    pub fn from_json(json: &[u8], mapping: TypeMapping) -> Result<Self, SchemaError> {
+        Self::new(&TableInfo::from_json(json)?, mapping)
+    }
+
+    pub fn new(info: &TableInfo, mapping: TypeMapping) -> Result<Self, SchemaError> {
+        let table = info.name.o.clone();
+        let handle = if info.is_common_handle { HandleKind::Common } else { HandleKind::Int };
+        // Offsets (in `cols`) of the clustered PK columns, in handle order.
+        let common_pk: Vec<usize> = if info.is_common_handle {
+            let idx = info.primary_index().ok_or_else(|| SchemaError::Invalid {
+                table: table.clone(),
+                detail: "is_common_handle is set but no primary index is listed".into(),
+            })?;
+            idx.idx_cols
+                .iter()
+                .filter(|c| c.length == -1)
+                .map(|c| c.offset)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut public: Vec<(usize, &ColumnInfo)> = info
+            .cols
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.state == STATE_PUBLIC && !is_virtual(c))
+            .collect();
+        public.sort_by_key(|(i, c)| (c.offset, *i));
+        let mut columns = Vec::with_capacity(public.len());
+        for (pos, col) in public {
+            let ft = &col.field_type;
+            let kind = out_kind(col, mapping).ok_or_else(|| SchemaError::UnsupportedType {
+                table: table.clone(),
+                column: col.name.o.clone(),
+                tp: ft.tp,
+            })?;
+            let not_null = ft.flag & flag::NOT_NULL != 0;
+            let temporal = matches!(ft.tp, tp::DATE | tp::NEWDATE | tp::DATETIME | tp::TIMESTAMP);
+            // Typed mode writes zero dates as NULL, so those columns are nullable.
+            let nullable = !not_null || (mapping == TypeMapping::Typed && temporal);
+            let offset_in_pk = info
+                .primary_index()
+                .filter(|_| info.is_common_handle)
+                .and_then(|idx| idx.idx_cols.iter().position(|c| c.offset == pos && c.length == -1));
+            let missing = if info.pk_is_handle && ft.flag & flag::PRI_KEY != 0 && is_integer(ft.tp) {
+                MissingRule::IntHandle
+            } else if let Some(n) = offset_in_pk.filter(|_| common_pk.contains(&pos)) {
+                MissingRule::CommonHandle(n)
+            } else if let Some(d) = origin_default(col) {
+                MissingRule::OriginDefault(d)
+            } else if not_null {
+                MissingRule::Error
+            } else {
+                MissingRule::Null
+            };
+            columns.push(ColumnSpec {
+                id: col.id,
+                name: col.name.o.clone(),
+                tp: ft.tp,
+                flag: ft.flag,
+                flen: ft.flen,
+                decimal: ft.decimal,
+                binary: is_binary_charset(col),
+                elems: ft.elems.clone(),
+                version: col.version,
+                kind,
+                nullable,
+                missing,
+            });
+        }
+        let handle_type = match handle {
+            HandleKind::Int => DataType::Int64,
+            HandleKind::Common => DataType::Binary,
+        };
+        let mut fields = vec![
+            Field::new(TABLE_ID_COLUMN, DataType::Int64, false),
+            Field::new(HANDLE_COLUMN, handle_type, false),
+        ];
+        fields.extend(columns.iter().map(|c| Field::new(&c.name, c.kind.data_type(), c.nullable)));
+        Ok(Self {
+            table_id: info.id,
+            name: table,
+            physical_ids: info.physical_ids(),
+            handle,
+            columns,
+            mapping,
+            arrow: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    /// The Arrow schema of every batch (and Parquet file) of this table.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        Arc::clone(&self.arrow)
+    }
+}
+
+fn is_virtual(c: &ColumnInfo) -> bool {
+    !c.generated_expr_string.is_empty() && !c.generated_stored
+}
+
+fn is_integer(t: u8) -> bool {
+    matches!(t, tp::TINY | tp::SHORT | tp::INT24 | tp::LONG | tp::LONGLONG)
+}
+
+fn is_binary_charset(c: &ColumnInfo) -> bool {
+    let ft = &c.field_type;
+    ft.charset.eq_ignore_ascii_case("binary") || ft.collate.eq_ignore_ascii_case("binary")
+}
+
+fn origin_default(c: &ColumnInfo) -> Option<DefaultValue> {
+    if c.field_type.tp == tp::BIT {
+        if let Some(b64) = c.origin_default_bit.as_deref() {
+            return decode_base64(b64).map(DefaultValue::Bytes);
+        }
+    }
+    match c.origin_default.as_ref()? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(DefaultValue::Text(s.clone())),
+        serde_json::Value::Number(n) => Some(DefaultValue::Number(n.clone())),
+        serde_json::Value::Bool(b) => Some(DefaultValue::Text(if *b { "1" } else { "0" }.into())),
+        other => Some(DefaultValue::Text(other.to_string())),
+    }
+}
+
+/// Standard base64 (Go's encoding of `[]byte` in JSON).
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let s = s.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= val(*c)? << (18 - 6 * i);
+        }
+        let n = chunk.len().checked_sub(1)?;
+        out.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
+    }
+    Some(out)
+}
+
+fn out_kind(c: &ColumnInfo, mapping: TypeMapping) -> Option<OutKind> {
+    let ft = &c.field_type;
+    let unsigned = ft.flag & flag::UNSIGNED != 0;
+    let typed = mapping == TypeMapping::Typed;
+    Some(match ft.tp {
+        tp::TINY | tp::SHORT | tp::INT24 | tp::LONG | tp::LONGLONG if !typed => {
+            if unsigned {
+                OutKind::UintText
+            } else {
+                OutKind::Int64
+            }
+        }
+        tp::TINY => if unsigned { OutKind::Int16 } else { OutKind::Int8 },
+        tp::SHORT => if unsigned { OutKind::Int32 } else { OutKind::Int16 },
+        tp::INT24 | tp::LONG => if unsigned { OutKind::Int64 } else { OutKind::Int32 },
+        tp::LONGLONG => if unsigned { OutKind::UintDecimal128 } else { OutKind::Int64 },
+        tp::FLOAT => if typed { OutKind::Float32 } else { OutKind::Float64 },
+        tp::DOUBLE => OutKind::Float64,
+        tp::NEWDECIMAL => {
+            let precision = u8::try_from(ft.flen).ok().filter(|p| (1..=38).contains(p));
+            let scale = i8::try_from(ft.decimal).ok().filter(|s| *s >= 0);
+            match (typed, precision, scale) {
+                (true, Some(precision), Some(scale)) => OutKind::Decimal128 { precision, scale },
+                _ => OutKind::DecimalText,
+            }
+        }
+        tp::DATE | tp::NEWDATE => if typed { OutKind::Date32 } else { OutKind::DateText },
+        tp::DATETIME => if typed { OutKind::TimestampMicros { utc: false } } else { OutKind::DatetimeText },
+        tp::TIMESTAMP => if typed { OutKind::TimestampMicros { utc: true } } else { OutKind::DatetimeText },
+        tp::DURATION => OutKind::TimeText,
+        tp::YEAR => if typed { OutKind::Int16 } else { OutKind::Int64 },
+        tp::VARCHAR | tp::VAR_STRING | tp::STRING | tp::TINY_BLOB | tp::MEDIUM_BLOB
+        | tp::LONG_BLOB | tp::BLOB => {
+            if is_binary_charset(c) {
+                OutKind::Binary
+            } else {
+                OutKind::Utf8
+            }
+        }
+        tp::JSON => OutKind::JsonText,
+        tp::ENUM => if typed { OutKind::EnumDict } else { OutKind::EnumText },
+        tp::SET => OutKind::SetText,
+        tp::BIT => {
+            let bits = ft.flen.clamp(1, 64);
+            OutKind::Bit { width: u8::try_from((bits + 7) / 8).ok()? }
+        }
+        tp::VECTOR_FLOAT32 => if typed { OutKind::VectorList } else { OutKind::VectorText },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_go() {
+        assert_eq!(decode_base64("CgA=").unwrap(), vec![0x0a, 0x00]);
+        assert_eq!(decode_base64("AQID").unwrap(), vec![1, 2, 3]);
+        assert_eq!(decode_base64("").unwrap(), Vec::<u8>::new());
+        assert!(decode_base64("@@@@").is_none());
+    }
+}
