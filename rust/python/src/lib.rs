@@ -3,6 +3,7 @@
 //! the core crate or in the Python package.
 use pyo3::prelude::*;
 
+mod decode;
 mod errors;
 mod sst;
 
@@ -11,6 +12,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     sst::register(m)?;
+    decode::register(m)?;
     m.add_function(wrap_pyfunction!(crc64_xz, m)?)?;
     Ok(())
 }

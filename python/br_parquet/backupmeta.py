@@ -1,0 +1,455 @@
+"""Loading a BR snapshot backup's metadata: `backupmeta` and the meta files it indexes.
+
+The reader does what BR's `MetaReader` does: it takes the inline v1 lists (`files`,
+`schemas`, `ddls`) and also walks the v2 indexes (`file_index`, `schema_index`,
+`ddl_indexes`, `raw_range_index`); an index entry with child pointers is fetched,
+decrypted with the pointer's IV when a cipher is configured, checked against the
+pointer's size and SHA-256 (of the plaintext) and walked in turn, otherwise it is a leaf.
+
+On top of BR it recognises what it cannot convert and says so: an encrypted
+`backupmeta` without a key, RawKV and TxnKV backups, EBS volume-snapshot metadata,
+file-copy backups (`mode` = FILE) and `br debug decode` JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from google.protobuf import unknown_fields
+from google.protobuf.message import DecodeError
+
+from .crypto import IV_LENGTH, Cipher, method_name
+from .errors import (
+    BackupMetaError,
+    ChecksumMismatchError,
+    EncryptedMetaError,
+    ObjectNotFoundError,
+    UnsupportedBackupError,
+)
+from .proto import brpb_pb2 as brpb
+
+_log = logging.getLogger(__name__)
+
+BACKUPMETA_NAME = "backupmeta"
+"""The fixed name of the metadata object at the root of a backup."""
+
+TEMPORARY_DB_PREFIX = "__TiDB_BR_Temporary_"
+"""BR stores the system databases `mysql` and `sys` under this prefix."""
+
+_SYSTEM_DBS = frozenset({"mysql", "sys"})
+_REPOSITORY_MARKER = "_meta/repo.json"
+_MAX_INDEX_DEPTH = 8  # BR writes one level; deeper trees are tolerated up to this
+# Field numbers BackupMeta may carry that this reader deliberately leaves unparsed.
+_IGNORED_FIELDS = frozenset({22})  # db_maps (PITR)
+# Unknown field numbers above this mean the bytes are not a BackupMeta at all.
+_MAX_PLAUSIBLE_FIELD = 64
+_CRYPTER_HINT = "pass --crypter.method (aes128-ctr|aes192-ctr|aes256-ctr) and --crypter.key or "
+_CRYPTER_HINT += "--crypter.key-file with the key the backup was taken with"
+
+
+class ObjectReader(Protocol):
+    """What the loader needs from a storage (`br_parquet.storage.Storage` provides it)."""
+
+    def get_bytes(self, name: str) -> bytes: ...
+
+    def exists(self, name: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SchemaEntry:
+    """One `Schema` of the backup: a table (or an empty database) and its checksum.
+
+    `db_name` is the database's real name (`mysql` / `sys` for the temporary names BR
+    stores system databases under); `stored_db_name` is the name as stored. `db_info`
+    and `table_info` are the parsed `model.DBInfo` / `model.TableInfo` JSON objects;
+    `table_info` is None for a database without tables.
+    """
+
+    db_name: str
+    stored_db_name: str
+    table_name: str | None
+    db_info: dict[str, Any] = field(hash=False)
+    table_info: dict[str, Any] | None = field(hash=False)
+    crc64xor: int
+    total_kvs: int
+    total_bytes: int
+
+    @property
+    def db_id(self) -> int:
+        """`DBInfo.id`."""
+        return int(self.db_info.get("id", 0))
+
+    @property
+    def table_id(self) -> int | None:
+        """`TableInfo.id` (the logical table ID), None for an empty database."""
+        return None if self.table_info is None else int(self.table_info.get("id", 0))
+
+    @property
+    def has_checksum(self) -> bool:
+        """Whether BR computed the table checksum (all three fields are 0 when skipped)."""
+        return bool(self.crc64xor or self.total_kvs or self.total_bytes)
+
+
+@dataclass(frozen=True)
+class BackupMeta:
+    """The metadata of one snapshot backup, with the v1 lists and v2 indexes merged.
+
+    `content_digest` is the SHA-256 of the `backupmeta` object as stored. `data_files`
+    are the SST `File` entries in BR's order; `ddls` the `model.Job` JSON objects of an
+    incremental backup.
+    """
+
+    cluster_id: int
+    cluster_version: str
+    br_version: str
+    start_version: int
+    end_version: int
+    api_version: int
+    new_collations_enabled: str
+    meta_version: int
+    content_digest: bytes
+    data_files: list[brpb.File] = field(hash=False)
+    schemas: list[SchemaEntry] = field(hash=False)
+    ddls: list[Any] = field(hash=False)
+
+    @property
+    def is_incremental(self) -> bool:
+        """Whether this is an incremental backup (changes in `(start_version, end_version]`)."""
+        return self.start_version != 0
+
+
+def load_backupmeta(storage: ObjectReader, *, cipher: Cipher | None = None) -> BackupMeta:
+    """Read and validate the backup whose root `storage` is.
+
+    `cipher` is the `--crypter.*` configuration the backup was taken with (None when it
+    is not encrypted). Raises `BackupMetaError` (and its subclasses) or
+    `ChecksumMismatchError`, each naming the object at fault.
+    """
+    try:
+        raw = storage.get_bytes(BACKUPMETA_NAME)
+    except ObjectNotFoundError:
+        raise BackupMetaError(BACKUPMETA_NAME, _missing_backupmeta_reason(storage)) from None
+    meta = decode_backupmeta(raw, cipher=cipher)
+    _reject_unsupported(meta)
+    walker = _MetaWalker(storage, cipher)
+
+    data_files = list(meta.files)
+    for leaf in walker.leaves(meta, "file_index"):
+        data_files.extend(leaf.data_files)
+
+    schemas = [_schema_entry(s, BACKUPMETA_NAME) for s in meta.schemas]
+    for leaf, source in walker.leaves_with_source(meta, "schema_index"):
+        schemas.extend(_schema_entry(s, source) for s in leaf.schemas)
+
+    ddls = _read_ddls(meta, walker)
+
+    raw_ranges = list(meta.raw_ranges)
+    for leaf in walker.leaves(meta, "raw_range_index"):
+        raw_ranges.extend(leaf.raw_ranges)
+    if raw_ranges:
+        raise UnsupportedBackupError(
+            BACKUPMETA_NAME,
+            f"lists {len(raw_ranges)} raw-KV ranges, so it is a RawKV backup; "
+            "br-parquet converts TiDB (table) snapshot backups only",
+        )
+
+    return BackupMeta(
+        cluster_id=meta.cluster_id,
+        cluster_version=meta.cluster_version,
+        br_version=meta.br_version,
+        start_version=meta.start_version,
+        end_version=meta.end_version,
+        api_version=int(meta.api_version),
+        new_collations_enabled=meta.new_collations_enabled,
+        meta_version=meta.version,
+        content_digest=hashlib.sha256(raw).digest(),
+        data_files=data_files,
+        schemas=schemas,
+        ddls=ddls,
+    )
+
+
+def decode_backupmeta(
+    raw: bytes, *, cipher: Cipher | None = None, path: str = BACKUPMETA_NAME
+) -> brpb.BackupMeta:
+    """Decode the `backupmeta` object: strip the IV and decrypt when `cipher` is given.
+
+    BR itself does not detect encryption; here a `backupmeta` that does not decode to a
+    plausible `BackupMeta` without a cipher is reported as encrypted.
+    """
+    _reject_json(raw, path)
+    if cipher is None:
+        meta = _parse_plausible(raw)
+        if meta is None:
+            raise EncryptedMetaError(
+                path,
+                "does not decode as a BackupMeta protobuf, so it is most likely encrypted "
+                f"(or damaged): {_CRYPTER_HINT}",
+            )
+        return meta
+
+    name = method_name(cipher.method)
+    if len(raw) <= IV_LENGTH:
+        raise BackupMetaError(
+            path,
+            f"is {len(raw)} bytes, too short for an encrypted backupmeta "
+            f"({IV_LENGTH}-byte IV followed by the ciphertext)",
+        )
+    meta = _parse_plausible(cipher.decrypt(raw[IV_LENGTH:], raw[:IV_LENGTH]))
+    if meta is not None:
+        return meta
+    if _parse_plausible(raw) is not None:
+        raise BackupMetaError(
+            path,
+            f"is not encrypted, but --crypter.method {name} was given; "
+            "run again without the --crypter options",
+        )
+    raise EncryptedMetaError(
+        path,
+        f"does not decrypt to a BackupMeta with --crypter.method {name} and the given key: "
+        "the key or the method is not the one the backup was taken with",
+    )
+
+
+# --- decoding helpers -------------------------------------------------------------------
+
+
+def _parse_plausible(data: bytes) -> brpb.BackupMeta | None:
+    """`data` as a BackupMeta if it parses and looks like one a BR run wrote."""
+    meta = brpb.BackupMeta()
+    try:
+        meta.ParseFromString(data)
+    except DecodeError:
+        return None
+    if meta.cluster_id == 0:
+        return None
+    # RawKV backups written by old BR have no end_version; they are rejected later.
+    if meta.end_version == 0 and not (meta.is_raw_kv or meta.is_txn_kv):
+        return None
+    fields = unknown_fields.UnknownFieldSet(meta)
+    unknown: set[int] = {int(fields[i].field_number) for i in range(len(fields))}
+    if any(number > _MAX_PLAUSIBLE_FIELD for number in unknown):
+        return None
+    unexpected = sorted(unknown - _IGNORED_FIELDS)
+    if unexpected:
+        _log.warning(
+            "backupmeta has fields this reader does not know (numbers %s); "
+            "it may come from a newer BR",
+            unexpected,
+        )
+    return meta
+
+
+def _reject_json(raw: bytes, path: str) -> None:
+    if raw.lstrip()[:1] != b"{":
+        return
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return  # an encrypted backupmeta can start with `{` by chance
+    if not isinstance(document, dict):
+        return
+    info = document.get("cluster_info")
+    if (isinstance(info, dict) and "full_backup_type" in info) or "tikv" in document:
+        kind = info.get("full_backup_type", "?") if isinstance(info, dict) else "?"
+        raise UnsupportedBackupError(
+            path,
+            f"is the JSON metadata of an EBS volume-snapshot backup (full_backup_type={kind}); "
+            "it holds volume snapshots, not SST files, so there is nothing br-parquet can "
+            "read. Take a snapshot backup with `br backup full` instead",
+        )
+    raise BackupMetaError(
+        path,
+        "is JSON (such as the output of `br debug decode`), expected the protobuf BR "
+        "writes; convert it back with `br debug encode`",
+    )
+
+
+def _reject_unsupported(meta: brpb.BackupMeta) -> None:
+    if meta.is_raw_kv:
+        raise UnsupportedBackupError(
+            BACKUPMETA_NAME,
+            "is a RawKV backup (`br backup raw`); br-parquet converts TiDB (table) "
+            "snapshot backups only",
+        )
+    if meta.is_txn_kv:
+        raise UnsupportedBackupError(
+            BACKUPMETA_NAME,
+            "is a TxnKV backup (`br backup txn`); br-parquet converts TiDB (table) "
+            "snapshot backups only",
+        )
+    if meta.mode == brpb.FILE:
+        raise UnsupportedBackupError(
+            BACKUPMETA_NAME,
+            "is a file-copy backup (mode=FILE), whose SSTs may overlap and hold keys outside "
+            "their ranges; br-parquet converts scan-mode snapshot backups only",
+        )
+
+
+def _missing_backupmeta_reason(storage: ObjectReader) -> str:
+    where = getattr(storage, "location", "the storage")
+    try:
+        repository = storage.exists(_REPOSITORY_MARKER)
+    except Exception:  # the hint is best effort; the missing object is the error
+        repository = False
+    if repository:
+        return (
+            f"not found at the root of {where}, which is a BR backup repository "
+            f"({_REPOSITORY_MARKER}); point the storage at one backup inside it"
+        )
+    return (
+        f"not found in {where}; expected the root of a finished BR snapshot backup "
+        "(BR writes backupmeta last, so an unfinished backup has none)"
+    )
+
+
+# --- walking the v2 indexes --------------------------------------------------------------
+
+
+class _MetaWalker:
+    """Fetches, decrypts and verifies the child meta files of the v2 indexes."""
+
+    def __init__(self, storage: ObjectReader, cipher: Cipher | None) -> None:
+        self._storage = storage
+        self._cipher = cipher
+
+    def leaves(self, meta: brpb.BackupMeta, index_field: str) -> Iterator[brpb.MetaFile]:
+        for leaf, _ in self.leaves_with_source(meta, index_field):
+            yield leaf
+
+    def leaves_with_source(
+        self, meta: brpb.BackupMeta, index_field: str
+    ) -> Iterator[tuple[brpb.MetaFile, str]]:
+        """Leaf MetaFiles under `meta.<index_field>`, with the object each came from."""
+        if not meta.HasField(index_field):
+            return
+        index: brpb.MetaFile = getattr(meta, index_field)
+        yield from self._walk(index, BACKUPMETA_NAME, 0, ())
+
+    def _walk(
+        self, node: brpb.MetaFile, source: str, depth: int, ancestors: tuple[str, ...]
+    ) -> Iterator[tuple[brpb.MetaFile, str]]:
+        if not node.meta_files:
+            yield node, source
+            return
+        if depth >= _MAX_INDEX_DEPTH:
+            raise BackupMetaError(
+                source, f"nests meta-file indexes deeper than {_MAX_INDEX_DEPTH} levels"
+            )
+        for pointer in node.meta_files:
+            if pointer.name in ancestors:
+                raise BackupMetaError(pointer.name, "is referenced from inside itself (a cycle)")
+            child = self._read_child(pointer, source)
+            yield from self._walk(child, pointer.name, depth + 1, (*ancestors, pointer.name))
+
+    def _read_child(self, pointer: brpb.File, parent: str) -> brpb.MetaFile:
+        name = pointer.name
+        if not name:
+            raise BackupMetaError(parent, "has a meta-file index entry without a name")
+        try:
+            content = self._storage.get_bytes(name)
+        except ObjectNotFoundError:
+            raise BackupMetaError(
+                name, f"is listed in {parent} but missing from the storage"
+            ) from None
+        if pointer.size and len(content) != pointer.size:
+            raise BackupMetaError(
+                name,
+                f"is {len(content)} bytes, but {parent} records {pointer.size}; "
+                "the file is truncated or was replaced",
+            )
+        if self._cipher is not None and content:
+            if len(pointer.cipher_iv) != IV_LENGTH:
+                raise BackupMetaError(
+                    name,
+                    f"has no {IV_LENGTH}-byte cipher_iv in {parent} although a cipher was given",
+                )
+            content = self._cipher.decrypt(content, pointer.cipher_iv)
+        digest = hashlib.sha256(content).digest()
+        if digest != pointer.sha256:
+            if self._cipher is None and pointer.cipher_iv:
+                raise EncryptedMetaError(
+                    name, f"is encrypted (its entry in {parent} has a cipher_iv): {_CRYPTER_HINT}"
+                )
+            raise ChecksumMismatchError(
+                name, expected=pointer.sha256, actual=digest, what="meta file"
+            )
+        child = brpb.MetaFile()
+        try:
+            child.ParseFromString(content)
+        except DecodeError:
+            raise BackupMetaError(name, "does not decode as a MetaFile protobuf") from None
+        return child
+
+
+# --- schemas and DDLs -----------------------------------------------------------------------
+
+
+def _json_object(data: bytes, source: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BackupMetaError(source, f"holds a {what} that is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise BackupMetaError(source, f"holds a {what} that is not a JSON object")
+    return value
+
+
+def _ci_name(info: dict[str, Any], key: str, source: str, what: str) -> str:
+    """The original spelling `O` of a `CIStr` field such as `db_name` or `name`."""
+    value = info.get(key)
+    if isinstance(value, dict) and isinstance(value.get("O"), str):
+        return str(value["O"])
+    raise BackupMetaError(source, f"holds a {what} without a {key}.O name")
+
+
+def _schema_entry(schema: brpb.Schema, source: str) -> SchemaEntry:
+    db_info = _json_object(schema.db, source, "database (DBInfo)")
+    stored_db_name = _ci_name(db_info, "db_name", source, "DBInfo")
+    db_name = stored_db_name
+    if stored_db_name.startswith(TEMPORARY_DB_PREFIX):
+        real = stored_db_name[len(TEMPORARY_DB_PREFIX) :]
+        if real.lower() in _SYSTEM_DBS:
+            db_name = real
+    table_info: dict[str, Any] | None = None
+    table_name: str | None = None
+    if schema.table:
+        table_info = _json_object(schema.table, source, "table (TableInfo)")
+        table_name = _ci_name(table_info, "name", source, "TableInfo")
+    return SchemaEntry(
+        db_name=db_name,
+        stored_db_name=stored_db_name,
+        table_name=table_name,
+        db_info=db_info,
+        table_info=table_info,
+        crc64xor=schema.crc64xor,
+        total_kvs=schema.total_kvs,
+        total_bytes=schema.total_bytes,
+    )
+
+
+def _read_ddls(meta: brpb.BackupMeta, walker: _MetaWalker) -> list[Any]:
+    """DDL jobs: the inline JSON array for v1 metadata, the indexed jobs for v2 (as BR)."""
+    if meta.version == 0:
+        if not meta.ddls:
+            return []
+        try:
+            jobs = json.loads(meta.ddls)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise BackupMetaError(BACKUPMETA_NAME, f"has ddls that are not JSON: {e}") from None
+        if not isinstance(jobs, list):
+            raise BackupMetaError(BACKUPMETA_NAME, "has ddls that are not a JSON array")
+        return jobs
+    jobs = []
+    for leaf, source in walker.leaves_with_source(meta, "ddl_indexes"):
+        for ddl in leaf.ddls:
+            try:
+                jobs.append(json.loads(ddl))
+            except (ValueError, UnicodeDecodeError) as e:
+                raise BackupMetaError(source, f"holds a DDL job that is not JSON: {e}") from None
+    return jobs

@@ -1,0 +1,550 @@
+"""Object storage for backups and outputs: a `StorageBackend` made usable through obstore.
+
+`Storage` wraps one obstore store (local disk, S3, GCS or Azure Blob) rooted at the
+backend's prefix; every object name is relative to that root, joined with `/` as BR
+does. Reads of large objects stream in bounded chunks, uploads of large files are
+multipart, and every write is atomic from a reader's point of view (object stores
+publish an object only when its upload completes; the local store writes a staging
+file and renames it).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import http.client
+import json
+import logging
+import math
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import obstore
+from obstore.exceptions import BaseError as ObstoreError
+from obstore.exceptions import (
+    PermissionDeniedError,
+    PreconditionError,
+    UnauthenticatedError,
+)
+from obstore.store import AzureStore, GCSStore, LocalStore, S3Store
+
+from .errors import (
+    ChecksumMismatchError,
+    ObjectNotFoundError,
+    StorageError,
+    UnsupportedStorageError,
+)
+from .proto import brpb_pb2 as brpb
+from .storage_url import describe_backend, parse_storage_url
+
+if TYPE_CHECKING:
+    from obstore import Attributes, GetOptions
+    from obstore.store import AzureConfig, ClientConfig, GCSConfig, RetryConfig, S3Config
+
+    _Store = LocalStore | S3Store | GCSStore | AzureStore
+
+_log = logging.getLogger(__name__)
+
+STREAM_CHUNK_SIZE = 8 * 1024 * 1024
+"""Size of the pieces `download_to` and `put_file` move at a time."""
+
+UPLOAD_CONCURRENCY = 4
+"""Parts of one multipart upload in flight at once (memory is about this times the part size)."""
+
+_MAX_PARTS = 9_000  # S3 allows 10 000 parts per upload; keep a margin
+_DOWNLOAD_ATTEMPTS = 4
+_REGION_PROBE_TIMEOUT_SECONDS = 10.0
+
+DEFAULT_CLIENT_OPTIONS: ClientConfig = {
+    "connect_timeout": "10s",
+    # Covers a whole request including its body, so it must fit the largest SST.
+    "timeout": "1h",
+    # Detects a stalled connection long before the overall timeout.
+    "read_timeout": "120s",
+}
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object: its name relative to the storage root and its size in bytes."""
+
+    name: str
+    size: int
+
+
+def _first_line(error: BaseException) -> str:
+    """obstore messages append a multi-line debug dump; keep the human part."""
+    text = str(error).split("\n\nDebug source:", 1)[0].strip()
+    return text or type(error).__name__
+
+
+class Storage:
+    """Objects under one `StorageBackend` root (local directory, S3/GCS/Azure prefix)."""
+
+    def __init__(
+        self,
+        backend: brpb.StorageBackend,
+        *,
+        client_options: ClientConfig | None = None,
+        retry_config: RetryConfig | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """Build the store for `backend`.
+
+        `client_options` overrides `DEFAULT_CLIENT_OPTIONS` (HTTP timeouts, proxies…) and
+        `retry_config` obstore's retry policy, for cloud stores; `environ` (default
+        `os.environ`) is where credentials and regions missing from the backend are
+        looked up.
+        """
+        self.backend = backend
+        self.location = describe_backend(backend)
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._client_options: ClientConfig = {**DEFAULT_CLIENT_OPTIONS, **(client_options or {})}
+        self._retry_config = retry_config
+        self._attributes: Attributes = {}
+        self._write_blocker: str | None = None
+        self._local_root: Path | None = None
+        self._store: _Store | None = None
+
+        kind = backend.WhichOneof("backend")
+        if kind == "local":
+            self._init_local(backend.local)
+        elif kind == "s3":
+            self._store = self._build_s3(backend.s3)
+        elif kind == "gcs":
+            self._store = self._build_gcs(backend.gcs)
+        elif kind == "azure_blob_storage":
+            self._store = self._build_azure(backend.azure_blob_storage)
+        elif kind == "noop":
+            raise UnsupportedStorageError(
+                self.location, "noop:// discards everything written and holds no backup"
+            )
+        elif kind == "hdfs":
+            raise UnsupportedStorageError(
+                self.location,
+                "HDFS is not supported; copy the backup to local disk or an object store",
+            )
+        elif kind == "cloud_dynamic":
+            raise UnsupportedStorageError(
+                self.location,
+                "the CloudDynamic backend is no longer supported by TiKV/BR; "
+                "use an s3://, gcs:// or azure:// URL",
+            )
+        else:
+            raise UnsupportedStorageError(self.location, "the StorageBackend names no backend")
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Storage:
+        """`Storage(parse_storage_url(url))`: a BR storage URL or local path."""
+        return cls(parse_storage_url(url), **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Storage({self.location!r})"
+
+    # --- construction ------------------------------------------------------------------
+
+    def _init_local(self, local: brpb.Local) -> None:
+        if not local.path:
+            raise UnsupportedStorageError(self.location, "the local backend has an empty path")
+        self._local_root = Path(os.path.abspath(local.path))
+        if self._local_root.is_dir():
+            self._store = LocalStore(self._local_root)
+
+    def _build_s3(self, s3: brpb.S3) -> S3Store:
+        if not s3.bucket:
+            raise UnsupportedStorageError(self.location, "the S3 backend has no bucket")
+        if s3.profile:
+            raise UnsupportedStorageError(
+                self.location,
+                f"AWS shared-config profiles (profile={s3.profile!r}) are not supported; "
+                "export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) "
+                "or put access-key / secret-access-key in the URL",
+            )
+        config: S3Config = {}
+        client: ClientConfig = {**self._client_options}
+        if s3.role_arn:
+            if not self._environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
+                raise UnsupportedStorageError(
+                    self.location,
+                    f"role-arn={s3.role_arn!r} needs a web identity token "
+                    "(AWS_WEB_IDENTITY_TOKEN_FILE); for other role assumptions obtain "
+                    "temporary credentials first and export them as AWS_* variables",
+                )
+            config["role_arn"] = s3.role_arn
+        if s3.endpoint:
+            endpoint = s3.endpoint
+            if not s3.force_path_style:
+                endpoint = _virtual_host_endpoint(endpoint, s3.bucket)
+            config["endpoint"] = endpoint
+            if endpoint.startswith("http://"):
+                client["allow_http"] = True
+        config["virtual_hosted_style_request"] = not s3.force_path_style
+        if s3.region:
+            config["region"] = s3.region
+        elif not s3.endpoint and not (
+            self._environ.get("AWS_REGION") or self._environ.get("AWS_DEFAULT_REGION")
+        ):
+            region = _probe_aws_bucket_region(s3.bucket)
+            if region:
+                config["region"] = region
+        if s3.access_key:
+            config["access_key_id"] = s3.access_key
+            config["secret_access_key"] = s3.secret_access_key
+            if s3.session_token:
+                config["session_token"] = s3.session_token
+        if s3.sse:
+            config["server_side_encryption"] = s3.sse
+            if s3.sse_kms_key_id:
+                config["sse_kms_key_id"] = s3.sse_kms_key_id
+        if s3.object_lock_enabled:
+            # Object-locked buckets reject uploads without an integrity checksum.
+            config["checksum_algorithm"] = "SHA256"
+        if s3.storage_class:
+            self._attributes["Storage-Class"] = s3.storage_class
+        if s3.acl:
+            _log.warning("S3 canned ACL %r is not applied to uploaded objects", s3.acl)
+        return S3Store(
+            s3.bucket,
+            prefix=s3.prefix.strip("/") or None,
+            config=config,
+            client_options=client,
+            retry_config=self._retry_config,
+        )
+
+    def _build_gcs(self, gcs: brpb.GCS) -> GCSStore:
+        if not gcs.bucket:
+            raise UnsupportedStorageError(self.location, "the GCS backend has no bucket")
+        config: GCSConfig = {}
+        client: ClientConfig = {**self._client_options}
+        if gcs.credentials_blob:
+            kind = _credentials_type(gcs.credentials_blob)
+            if kind != "service_account":
+                raise UnsupportedStorageError(
+                    self.location,
+                    f"GCS credentials of type {kind!r} are not supported; give a "
+                    "service-account key (credentials-file) or use "
+                    "GOOGLE_APPLICATION_CREDENTIALS",
+                )
+            config["service_account_key"] = gcs.credentials_blob
+        if gcs.endpoint:
+            base_url = gcs.endpoint.rstrip("/").removesuffix("/storage/v1")
+            config["base_url"] = base_url
+            if base_url.startswith("http://"):
+                client["allow_http"] = True
+        if gcs.storage_class:
+            self._attributes["Storage-Class"] = gcs.storage_class
+        if gcs.predefined_acl:
+            _log.warning(
+                "GCS predefined ACL %r is not applied to uploaded objects", gcs.predefined_acl
+            )
+        return GCSStore(
+            gcs.bucket,
+            prefix=gcs.prefix.strip("/") or None,
+            config=config,
+            client_options=client,
+            retry_config=self._retry_config,
+        )
+
+    def _build_azure(self, azure: brpb.AzureBlobStorage) -> AzureStore:
+        if not azure.bucket:
+            raise UnsupportedStorageError(self.location, "the Azure backend has no container")
+        config: AzureConfig = {}
+        client: ClientConfig = {**self._client_options}
+        account = azure.account_name or self._environ.get("AZURE_STORAGE_ACCOUNT", "")
+        if account:
+            config["account_name"] = account
+        if azure.access_sig:
+            config["sas_key"] = azure.access_sig.removeprefix("?")
+        elif azure.shared_key:
+            config["account_key"] = azure.shared_key
+        elif self._environ.get("AZURE_STORAGE_KEY"):
+            config["account_key"] = self._environ["AZURE_STORAGE_KEY"]
+        if azure.endpoint:
+            config["endpoint"] = azure.endpoint.rstrip("/")
+            if azure.endpoint.startswith("http://"):
+                client["allow_http"] = True
+        if azure.HasField("encryption_key") and azure.encryption_key.encryption_key:
+            config["encryption_key"] = azure.encryption_key.encryption_key
+        if azure.encryption_scope:
+            self._write_blocker = (
+                f"Azure encryption scope {azure.encryption_scope!r} cannot be applied to "
+                "uploads; write to a container without encryption-scope"
+            )
+        if azure.storage_class:
+            self._attributes["Storage-Class"] = azure.storage_class
+        return AzureStore(
+            azure.bucket,
+            prefix=azure.prefix.strip("/") or None,
+            config=config,
+            client_options=client,
+            retry_config=self._retry_config,
+        )
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _reader(self, name: str) -> _Store:
+        if self._store is not None:
+            return self._store
+        assert self._local_root is not None
+        if self._local_root.is_dir():
+            self._store = LocalStore(self._local_root)
+            return self._store
+        raise ObjectNotFoundError(
+            name, location=self.location, detail=f"directory {self._local_root} does not exist"
+        )
+
+    def _writer(self, name: str) -> _Store:
+        if self._write_blocker is not None:
+            raise UnsupportedStorageError(self.location, self._write_blocker)
+        if self._store is None:
+            assert self._local_root is not None
+            try:
+                self._local_root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(
+                    f"cannot create directory {self._local_root} for {name!r}: {e}",
+                    name=name,
+                    location=self.location,
+                ) from e
+            self._store = LocalStore(self._local_root)
+        return self._store
+
+    @contextmanager
+    def _translate(self, action: str, name: str | None) -> Iterator[None]:
+        """Turn obstore/OS failures into StorageError subclasses that name the object."""
+        try:
+            yield
+        except FileNotFoundError as e:
+            raise ObjectNotFoundError(name or "", location=self.location) from e
+        except ValueError as e:
+            raise StorageError(
+                f"invalid object name {name!r} in {self.location}: {_first_line(e)}",
+                name=name,
+                location=self.location,
+            ) from e
+        except (ObstoreError, OSError) as e:
+            subject = f" {name!r}" if name is not None else ""
+            raise StorageError(
+                f"{action}{subject} in {self.location} failed: {_first_line(e)}",
+                name=name,
+                location=self.location,
+            ) from e
+
+    # --- operations ----------------------------------------------------------------------
+
+    def get_bytes(self, name: str) -> bytes:
+        """The whole content of object `name` (for small objects such as metadata)."""
+        store = self._reader(name)
+        with self._translate("reading", name):
+            return obstore.get(store, name).bytes().to_bytes()
+
+    def put_bytes(self, name: str, data: bytes) -> None:
+        """Write `data` as object `name`, replacing it atomically if it exists."""
+        store = self._writer(name)
+        with self._translate("writing", name):
+            obstore.put(
+                store,
+                name,
+                data,
+                attributes=self._attributes or None,
+                chunk_size=STREAM_CHUNK_SIZE,
+                max_concurrency=UPLOAD_CONCURRENCY,
+            )
+
+    def put_file(self, name: str, local_path: str | os.PathLike[str]) -> None:
+        """Upload local file `local_path` as object `name`, streamed; multipart when large.
+
+        Memory stays around `UPLOAD_CONCURRENCY` times the part size; the part size grows above
+        `STREAM_CHUNK_SIZE` only for files too large for S3's part-count limit.
+        """
+        source = Path(local_path)
+        try:
+            size = source.stat().st_size
+        except OSError as e:
+            raise StorageError(
+                f"cannot upload {source} as {name!r}: {e}", name=name, location=self.location
+            ) from e
+        part_size = max(STREAM_CHUNK_SIZE, math.ceil(size / _MAX_PARTS))
+        store = self._writer(name)
+        with self._translate("uploading", name):
+            obstore.put(
+                store,
+                name,
+                source,
+                attributes=self._attributes or None,
+                chunk_size=part_size,
+                max_concurrency=UPLOAD_CONCURRENCY,
+            )
+
+    def list(self, prefix: str = "") -> builtins.list[ObjectInfo]:
+        """Objects whose name starts with `prefix` (a plain string prefix), sorted by name.
+
+        The listing is recursive below the last `/` of `prefix`.
+        """
+        directory = prefix[: prefix.rfind("/") + 1].strip("/")
+        if self._store is None and self._local_root is not None and not self._local_root.is_dir():
+            return []
+        store = self._reader(prefix)
+        found: builtins.list[ObjectInfo] = []
+        with self._translate("listing", prefix):
+            for chunk in obstore.list(store, directory or None, chunk_size=1000):
+                for meta in chunk:
+                    if meta["path"].startswith(prefix):
+                        found.append(ObjectInfo(meta["path"], meta["size"]))
+        found.sort(key=lambda info: info.name)
+        return found
+
+    def exists(self, name: str) -> bool:
+        """Whether object `name` exists."""
+        try:
+            self.size(name)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def size(self, name: str) -> int:
+        """Size in bytes of object `name`."""
+        store = self._reader(name)
+        with self._translate("inspecting", name):
+            return int(obstore.head(store, name)["size"])
+
+    def delete(self, name: str) -> None:
+        """Delete object `name`; deleting a missing object is not an error."""
+        if self._store is None:
+            return
+        store = self._writer(name)
+        try:
+            with self._translate("deleting", name):
+                obstore.delete(store, name)
+        except ObjectNotFoundError:
+            pass
+
+    def download_to(
+        self,
+        name: str,
+        local_path: str | os.PathLike[str],
+        *,
+        expected_sha256: bytes | None = None,
+        expected_size: int | None = None,
+    ) -> bytes:
+        """Stream object `name` into `local_path`; return the SHA-256 of its bytes.
+
+        The content is written to a temporary file next to `local_path` in chunks of
+        about `STREAM_CHUNK_SIZE` and hashed on the way; `local_path` appears (atomically
+        replaced) only when the size and digest match the expectations given. A broken
+        transfer resumes from the last byte received, pinned to the same object version.
+        """
+        destination = Path(local_path)
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(
+                f"cannot create {destination.parent} to download {name!r}: {e}",
+                name=name,
+                location=self.location,
+            ) from e
+        partial = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.part")
+        store = self._reader(name)
+        try:
+            with open(partial, "wb") as out:
+                digest, received = self._stream_into(store, name, out)
+            if expected_size is not None and received != expected_size:
+                raise StorageError(
+                    f"size mismatch for {name!r} in {self.location}: expected "
+                    f"{expected_size} bytes, got {received}",
+                    name=name,
+                    location=self.location,
+                )
+            if expected_sha256 is not None and digest != expected_sha256:
+                raise ChecksumMismatchError(
+                    name, expected=expected_sha256, actual=digest, what="object"
+                )
+            os.replace(partial, destination)
+        except OSError as e:
+            raise StorageError(
+                f"cannot write {destination} while downloading {name!r}: {e}",
+                name=name,
+                location=self.location,
+            ) from e
+        finally:
+            partial.unlink(missing_ok=True)
+        return digest
+
+    def _stream_into(self, store: _Store, name: str, out: Any) -> tuple[bytes, int]:
+        hasher = hashlib.sha256()
+        received = 0
+        total: int | None = None
+        e_tag: str | None = None
+        failures = 0
+        with self._translate("downloading", name):
+            while True:
+                options: GetOptions = {}
+                if received:
+                    options["range"] = {"offset": received}
+                    if e_tag:
+                        options["if_match"] = e_tag
+                try:
+                    result = obstore.get(store, name, options=options or None)
+                    if total is None:
+                        total = int(result.meta["size"])
+                        e_tag = result.meta["e_tag"]
+                    for chunk in result.stream(min_chunk_size=STREAM_CHUNK_SIZE):
+                        out.write(chunk)
+                        hasher.update(chunk)
+                        received += len(chunk)
+                    return hasher.digest(), received
+                except (PermissionDeniedError, UnauthenticatedError, PreconditionError):
+                    raise
+                except ObstoreError:
+                    failures += 1
+                    if failures >= _DOWNLOAD_ATTEMPTS or (total is not None and received >= total):
+                        raise
+                    _log.warning(
+                        "download of %r from %s interrupted at byte %d; resuming",
+                        name,
+                        self.location,
+                        received,
+                    )
+
+
+def _virtual_host_endpoint(endpoint: str, bucket: str) -> str:
+    """`https://host:port/path` → `https://bucket.host:port/path` (virtual-hosted style)."""
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        return endpoint
+    return f"{scheme}://{bucket}.{rest}"
+
+
+def _probe_aws_bucket_region(bucket: str) -> str | None:
+    """Ask AWS S3 which region holds `bucket` (BR does the same); None when unknown.
+
+    S3 answers any HEAD on a bucket, even an unauthorized one, with `x-amz-bucket-region`.
+    """
+    connection = http.client.HTTPSConnection(
+        "s3.amazonaws.com", timeout=_REGION_PROBE_TIMEOUT_SECONDS
+    )
+    try:
+        connection.request("HEAD", "/" + quote(bucket, safe=""))
+        region = connection.getresponse().getheader("x-amz-bucket-region")
+    except (OSError, http.client.HTTPException) as e:
+        _log.warning("could not determine the region of S3 bucket %r: %s", bucket, e)
+        return None
+    finally:
+        connection.close()
+    return region or None
+
+
+def _credentials_type(blob: str) -> str:
+    try:
+        parsed = json.loads(blob)
+    except ValueError:
+        return "unparsable JSON"
+    if not isinstance(parsed, dict):
+        return "non-object JSON"
+    return str(parsed.get("type", "unknown"))

@@ -1,0 +1,428 @@
+//! One backup SST (its write-CF file plus, when present, the default-CF file
+//! of the same range) decoded into Arrow record batches, per table.
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow_array::builder::{BinaryBuilder, Int64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+
+use crate::column::{ColumnBuilder, ValueStats};
+use crate::datum;
+use crate::error::CodecError;
+use crate::keys::{self, Handle, RawKey};
+use crate::number::{write_compact_i64, write_compact_u64};
+use crate::row_v1::{self, RowV1};
+use crate::row_v2::{Lookup, RowV2};
+use crate::schema::{HandleKind, MissingRule, TableSchema};
+use crate::slot::{datum_to_slot, default_to_slot};
+use crate::sst::{SstEntries, SstError, SstReader};
+use crate::write_cf::{WriteRecord, WriteType};
+
+/// What a scan saw besides rows, for the run summary and metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Entries read from the write-CF file.
+    pub write_kvs: u64,
+    /// Rows emitted.
+    pub rows: u64,
+    /// Index entries skipped (never decoded as rows).
+    pub index_kvs: u64,
+    /// Record entries of tables that were not selected.
+    pub unselected_kvs: u64,
+    /// Keys that are neither records nor index entries.
+    pub other_kvs: u64,
+    /// Delete records (incremental backups).
+    pub deletes: u64,
+    /// Lock and Rollback records (never in a backup; counted if seen).
+    pub locks_and_rollbacks: u64,
+    /// Row values read from the default-CF file.
+    pub default_cf_values: u64,
+    /// Zero dates written as NULL (typed mode).
+    pub zero_dates_nulled: u64,
+}
+
+/// A decode failure with the SST, key and column it happened at.
+#[derive(Debug)]
+pub struct ScanError {
+    pub sst: String,
+    pub key: Option<Vec<u8>>,
+    pub column: Option<String>,
+    pub kind: ScanErrorKind,
+}
+
+#[derive(Debug)]
+pub enum ScanErrorKind {
+    Codec(CodecError),
+    Sst(SstError),
+    Message(String),
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.sst)?;
+        if let Some(key) = &self.key {
+            write!(f, ": key ")?;
+            for b in key {
+                write!(f, "{b:02x}")?;
+            }
+        }
+        if let Some(col) = &self.column {
+            write!(f, ": column {col}")?;
+        }
+        match &self.kind {
+            ScanErrorKind::Codec(e) => write!(f, ": {e}"),
+            ScanErrorKind::Sst(e) => write!(f, ": {}", e.message),
+            ScanErrorKind::Message(m) => write!(f, ": {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ScanError {}
+
+enum HandleBuilder {
+    Int(Int64Builder),
+    Common(BinaryBuilder),
+}
+
+/// Rows of one table accumulated until a batch is full.
+struct TableBatch {
+    schema: Arc<TableSchema>,
+    table_ids: Int64Builder,
+    handles: HandleBuilder,
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
+}
+
+impl TableBatch {
+    fn new(schema: Arc<TableSchema>, capacity: usize) -> Self {
+        let handles = match schema.handle {
+            HandleKind::Int => HandleBuilder::Int(Int64Builder::with_capacity(capacity)),
+            HandleKind::Common => HandleBuilder::Common(BinaryBuilder::with_capacity(capacity, capacity * 16)),
+        };
+        let columns = schema
+            .columns
+            .iter()
+            .map(|c| ColumnBuilder::new(Arc::new(c.clone()), capacity))
+            .collect();
+        Self { table_ids: Int64Builder::with_capacity(capacity), handles, columns, rows: 0, schema }
+    }
+
+    fn finish(&mut self) -> Result<RecordBatch, String> {
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len() + 2);
+        arrays.push(Arc::new(self.table_ids.finish()));
+        arrays.push(match &mut self.handles {
+            HandleBuilder::Int(b) => Arc::new(b.finish()),
+            HandleBuilder::Common(b) => Arc::new(b.finish()),
+        });
+        arrays.extend(self.columns.iter_mut().map(ColumnBuilder::finish));
+        self.rows = 0;
+        RecordBatch::try_new(self.schema.arrow_schema(), arrays).map_err(|e| e.to_string())
+    }
+}
+
+/// Per-table decoding state that does not change from row to row.
+struct TableState {
+    schema: Arc<TableSchema>,
+    /// Slot bytes of each column's origin default, where it has one.
+    defaults: Vec<Option<Vec<u8>>>,
+    batch: Option<TableBatch>,
+}
+
+/// Options of a scan.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    /// Rows per emitted record batch.
+    pub batch_rows: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self { batch_rows: 8192 }
+    }
+}
+
+/// Decodes the rows of the selected tables from one SST, batch by batch.
+pub struct SstScan {
+    name: String,
+    write: SstEntries,
+    default: Option<(SstEntries, String)>,
+    tables: Vec<TableState>,
+    by_physical_id: HashMap<i64, usize>,
+    options: ScanOptions,
+    stats: ScanStats,
+    values: ValueStats,
+    key_buf: Vec<u8>,
+    default_key: Vec<u8>,
+    scratch: Vec<u8>,
+    exhausted: bool,
+}
+
+impl SstScan {
+    /// `name` is how errors refer to the SST (its name in the backup).
+    pub fn open(
+        name: &str,
+        write: &SstReader,
+        default: Option<&SstReader>,
+        tables: Vec<Arc<TableSchema>>,
+        options: ScanOptions,
+    ) -> Result<Self, ScanError> {
+        let err = |sst: &str, kind| ScanError { sst: sst.to_string(), key: None, column: None, kind };
+        let mut by_physical_id = HashMap::new();
+        let mut states = Vec::with_capacity(tables.len());
+        for (i, schema) in tables.into_iter().enumerate() {
+            for pid in &schema.physical_ids {
+                by_physical_id.insert(*pid, i);
+            }
+            let mut defaults = Vec::with_capacity(schema.columns.len());
+            for col in &schema.columns {
+                defaults.push(match &col.missing {
+                    MissingRule::OriginDefault(v) => Some(default_to_slot(col, v).map_err(|e| ScanError {
+                        sst: name.to_string(),
+                        key: None,
+                        column: Some(format!("{}.{}", schema.name, col.name)),
+                        kind: ScanErrorKind::Codec(e),
+                    })?),
+                    _ => None,
+                });
+            }
+            states.push(TableState { schema, defaults, batch: None });
+        }
+        let write_entries = write.entries().map_err(|e| err(name, ScanErrorKind::Sst(e)))?;
+        let default = match default {
+            Some(r) => Some((
+                r.entries().map_err(|e| err(r.path(), ScanErrorKind::Sst(e)))?,
+                r.path().to_string(),
+            )),
+            None => None,
+        };
+        Ok(Self {
+            name: name.to_string(),
+            write: write_entries,
+            default,
+            tables: states,
+            by_physical_id,
+            options: ScanOptions { batch_rows: options.batch_rows.max(1) },
+            stats: ScanStats::default(),
+            values: ValueStats::default(),
+            key_buf: Vec::with_capacity(64),
+            default_key: Vec::with_capacity(64),
+            scratch: Vec::with_capacity(64),
+            exhausted: false,
+        })
+    }
+
+    pub fn stats(&self) -> ScanStats {
+        ScanStats { zero_dates_nulled: self.values.zero_dates_nulled, ..self.stats }
+    }
+
+    /// The next full (or, at the end, final partial) batch and the index of
+    /// its table in the `tables` given to `open`; `None` when done.
+    pub fn next_batch(&mut self) -> Result<Option<(usize, RecordBatch)>, ScanError> {
+        loop {
+            if self.exhausted {
+                return self.flush_one();
+            }
+            if let Some(full) = self.step()? {
+                return Ok(Some(full));
+            }
+        }
+    }
+
+    fn flush_one(&mut self) -> Result<Option<(usize, RecordBatch)>, ScanError> {
+        for (i, t) in self.tables.iter_mut().enumerate() {
+            if let Some(b) = t.batch.as_mut().filter(|b| b.rows > 0) {
+                let batch = b.finish().map_err(|m| ScanError {
+                    sst: self.name.clone(),
+                    key: None,
+                    column: None,
+                    kind: ScanErrorKind::Message(m),
+                })?;
+                return Ok(Some((i, batch)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Handles one write-CF entry; returns a batch when one became full.
+    fn step(&mut self) -> Result<Option<(usize, RecordBatch)>, ScanError> {
+        let Self { name, write, default, tables, by_physical_id, options, stats, values, key_buf, default_key, scratch, exhausted } = self;
+        let sst_err = |kind| ScanError { sst: name.clone(), key: None, column: None, kind };
+        let Some((key, value)) = write.next_entry().map_err(|e| sst_err(ScanErrorKind::Sst(e)))? else {
+            *exhausted = true;
+            return Ok(None);
+        };
+        stats.write_kvs += 1;
+        let key_err = |column: Option<String>, kind| ScanError {
+            sst: name.clone(),
+            key: Some(key.to_vec()),
+            column,
+            kind,
+        };
+        let decoded = keys::decode_key(key, key_buf).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
+        let (table_id, handle) = match decoded.kind {
+            RawKey::Record { table_id, handle } => (table_id, handle),
+            RawKey::Index { .. } => {
+                stats.index_kvs += 1;
+                return Ok(None);
+            }
+            RawKey::Other(_) => {
+                stats.other_kvs += 1;
+                return Ok(None);
+            }
+        };
+        let Some(&idx) = by_physical_id.get(&table_id) else {
+            stats.unselected_kvs += 1;
+            return Ok(None);
+        };
+        let record = WriteRecord::parse(value).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
+        let row: &[u8] = match record.write_type {
+            WriteType::Put => match record.short_value {
+                Some(v) => v,
+                None => {
+                    let Some((entries, default_name)) = default.as_mut() else {
+                        return Err(key_err(None, ScanErrorKind::Message(format!(
+                            "Put without short value (start_ts {}) but the range has no default-CF file",
+                            record.start_ts
+                        ))));
+                    };
+                    // Same encoded user key, with start_ts instead of commit_ts.
+                    default_key.clear();
+                    default_key.extend_from_slice(&key[..key.len() - 8]);
+                    default_key.extend_from_slice(&(!record.start_ts).to_be_bytes());
+                    entries.seek(default_key);
+                    match entries.current().map_err(|e| key_err(None, ScanErrorKind::Sst(e)))? {
+                        Some((k, v)) if k == default_key.as_slice() => {
+                            stats.default_cf_values += 1;
+                            v
+                        }
+                        _ => {
+                            return Err(key_err(None, ScanErrorKind::Message(format!(
+                                "Put without short value (start_ts {}) has no value in {default_name}",
+                                record.start_ts
+                            ))));
+                        }
+                    }
+                }
+            },
+            WriteType::Delete => {
+                stats.deletes += 1;
+                return Ok(None);
+            }
+            WriteType::Lock | WriteType::Rollback => {
+                stats.locks_and_rollbacks += 1;
+                return Ok(None);
+            }
+        };
+        let table = &mut tables[idx];
+        let batch = table
+            .batch
+            .get_or_insert_with(|| TableBatch::new(Arc::clone(&table.schema), options.batch_rows));
+        append_row(batch, &table.defaults, table_id, handle, row, values, scratch)
+            .map_err(|(col, e)| key_err(col, e))?;
+        stats.rows += 1;
+        if batch.rows >= options.batch_rows {
+            let full = batch.finish().map_err(|m| key_err(None, ScanErrorKind::Message(m)))?;
+            return Ok(Some((idx, full)));
+        }
+        Ok(None)
+    }
+}
+
+type RowError = (Option<String>, ScanErrorKind);
+
+enum RowView<'a> {
+    V2(RowV2<'a>),
+    V1(RowV1<'a>),
+}
+
+fn append_row(
+    batch: &mut TableBatch,
+    defaults: &[Option<Vec<u8>>],
+    table_id: i64,
+    handle: Handle<'_>,
+    row: &[u8],
+    values: &mut ValueStats,
+    scratch: &mut Vec<u8>,
+) -> Result<(), RowError> {
+    let whole = |e: CodecError| (None, ScanErrorKind::Codec(e));
+    let view = if row_v1::is_v1(row) {
+        RowView::V1(RowV1::parse(row).map_err(whole)?)
+    } else {
+        RowView::V2(RowV2::parse(row).map_err(whole)?)
+    };
+    match (&mut batch.handles, handle) {
+        (HandleBuilder::Int(b), Handle::Int(h)) => b.append_value(h),
+        (HandleBuilder::Common(b), Handle::Common(h)) => b.append_value(h),
+        (_, _) => {
+            return Err((None, ScanErrorKind::Message(format!(
+                "handle kind does not match table {} (clustered: {})",
+                batch.schema.name,
+                batch.schema.handle == HandleKind::Common
+            ))))
+        }
+    }
+    batch.table_ids.append_value(table_id);
+    let schema = Arc::clone(&batch.schema);
+    for (i, (col, spec)) in batch.columns.iter_mut().zip(schema.columns.iter()).enumerate() {
+        let fail = |kind| (Some(spec.name.clone()), kind);
+        let stored: Option<Option<&[u8]>> = match &view {
+            RowView::V2(r) => match r.lookup(spec.id) {
+                Lookup::Value(s) => Some(Some(s)),
+                Lookup::Null => Some(None),
+                Lookup::Missing => None,
+            },
+            RowView::V1(r) => match r.lookup_datum(spec.id).map_err(|e| fail(ScanErrorKind::Codec(e)))? {
+                Some(d) => {
+                    let present = datum_to_slot(&d, spec, scratch).map_err(|e| fail(ScanErrorKind::Codec(e)))?;
+                    Some(present.then_some(scratch.as_slice()))
+                }
+                None => None,
+            },
+        };
+        let slot: Option<&[u8]> = match stored {
+            Some(s) => s,
+            None => match &spec.missing {
+                MissingRule::IntHandle => {
+                    let Handle::Int(h) = handle else {
+                        return Err(fail(ScanErrorKind::Message("integer PK but clustered handle".into())));
+                    };
+                    scratch.clear();
+                    if spec.unsigned() {
+                        write_compact_u64(scratch, h as u64);
+                    } else {
+                        write_compact_i64(scratch, h);
+                    }
+                    Some(scratch.as_slice())
+                }
+                MissingRule::CommonHandle(n) => {
+                    let Handle::Common(h) = handle else {
+                        return Err(fail(ScanErrorKind::Message("clustered PK but integer handle".into())));
+                    };
+                    let d = datum::iter(h)
+                        .nth(*n)
+                        .ok_or_else(|| fail(ScanErrorKind::Message(format!("clustered handle has no datum {n}"))))?
+                        .map_err(|e| fail(ScanErrorKind::Codec(e)))?;
+                    let present = datum_to_slot(&d, spec, scratch).map_err(|e| fail(ScanErrorKind::Codec(e)))?;
+                    present.then_some(scratch.as_slice())
+                }
+                MissingRule::OriginDefault(_) => defaults[i].as_deref(),
+                MissingRule::Null => None,
+                MissingRule::Error => {
+                    return Err(fail(ScanErrorKind::Message(
+                        "NOT NULL column is missing from the row and has no default".into(),
+                    )))
+                }
+            },
+        };
+        match slot {
+            Some(s) => col.append_slot(s, values).map_err(|e| fail(ScanErrorKind::Codec(e)))?,
+            None if spec.nullable => col.append_null(),
+            None => {
+                return Err(fail(ScanErrorKind::Message("NULL in a NOT NULL column".into())));
+            }
+        }
+    }
+    batch.rows += 1;
+    Ok(())
+}
