@@ -61,7 +61,7 @@ lint-python:
 	$(BIN)/ruff check python tests benches
 	$(BIN)/ruff format --check python tests benches
 	$(BIN)/mypy
-	$(BIN)/python -m mypy.stubtest br_parquet._native
+	$(BIN)/python -m mypy.stubtest --mypy-config-file pyproject.toml br_parquet._native
 
 fmt:  ## format Rust and Python sources
 	cargo fmt --all

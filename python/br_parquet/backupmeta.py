@@ -48,8 +48,10 @@ _MAX_INDEX_DEPTH = 8  # BR writes one level; deeper trees are tolerated up to th
 _IGNORED_FIELDS = frozenset({22})  # db_maps (PITR)
 # Unknown field numbers above this mean the bytes are not a BackupMeta at all.
 _MAX_PLAUSIBLE_FIELD = 64
-_CRYPTER_HINT = "pass --crypter.method (aes128-ctr|aes192-ctr|aes256-ctr) and --crypter.key or "
-_CRYPTER_HINT += "--crypter.key-file with the key the backup was taken with"
+_CRYPTER_HINT = (
+    "pass --crypter.method (aes128-ctr|aes192-ctr|aes256-ctr) and --crypter.key or "
+    "--crypter.key-file with the key the backup was taken with"
+)
 
 
 class ObjectReader(Protocol):
@@ -138,16 +140,6 @@ def load_backupmeta(storage: ObjectReader, *, cipher: Cipher | None = None) -> B
     _reject_unsupported(meta)
     walker = _MetaWalker(storage, cipher)
 
-    data_files = list(meta.files)
-    for leaf in walker.leaves(meta, "file_index"):
-        data_files.extend(leaf.data_files)
-
-    schemas = [_schema_entry(s, BACKUPMETA_NAME) for s in meta.schemas]
-    for leaf, source in walker.leaves_with_source(meta, "schema_index"):
-        schemas.extend(_schema_entry(s, source) for s in leaf.schemas)
-
-    ddls = _read_ddls(meta, walker)
-
     raw_ranges = list(meta.raw_ranges)
     for leaf in walker.leaves(meta, "raw_range_index"):
         raw_ranges.extend(leaf.raw_ranges)
@@ -157,6 +149,16 @@ def load_backupmeta(storage: ObjectReader, *, cipher: Cipher | None = None) -> B
             f"lists {len(raw_ranges)} raw-KV ranges, so it is a RawKV backup; "
             "br-parquet converts TiDB (table) snapshot backups only",
         )
+
+    data_files = list(meta.files)
+    for leaf in walker.leaves(meta, "file_index"):
+        data_files.extend(leaf.data_files)
+
+    schemas = [_schema_entry(s, BACKUPMETA_NAME) for s in meta.schemas]
+    for leaf, source in walker.leaves_with_source(meta, "schema_index"):
+        schemas.extend(_schema_entry(s, source) for s in leaf.schemas)
+
+    ddls = _read_ddls(meta, walker)
 
     return BackupMeta(
         cluster_id=meta.cluster_id,

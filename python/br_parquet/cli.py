@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .crypto import cipher_from_options
 from .errors import BrParquetError
-from .export import ExportOptions, ExportSummary, export
+from .job import ExportOptions, ExportSummary, export
 from .parquet_writer import CODECS
 from .proto import brpb_pb2 as brpb
 from .storage_url import decode_storage_base64, parse_storage_url
@@ -41,47 +41,93 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a TiDB BR backup (backupmeta + SSTs) into Parquet files.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    src = p.add_argument_group("storage (base64 StorageBackend as `br operator base64ify` prints, or a URL)")
-    src.add_argument("--input-storage-base64", metavar="B64",
-                     help="base64 of the serialized StorageBackend of the BR backup")
-    src.add_argument("--output-storage-base64", metavar="B64",
-                     help="base64 of the serialized StorageBackend for the Parquet output")
-    src.add_argument("--input", metavar="URL",
-                     help="the BR backup as a storage URL (local:///path, s3://bucket/prefix?…, "
-                          "gcs://, azure://) or a local path")
+    src = p.add_argument_group(
+        "storage (base64 of a StorageBackend as `br operator base64ify` prints it, or a URL)"
+    )
+    src.add_argument(
+        "--input-storage-base64",
+        metavar="B64",
+        help="base64 of the serialized StorageBackend of the BR backup",
+    )
+    src.add_argument(
+        "--output-storage-base64",
+        metavar="B64",
+        help="base64 of the serialized StorageBackend for the Parquet output",
+    )
+    src.add_argument(
+        "--input",
+        metavar="URL",
+        help="the BR backup as a storage URL (local:///path, s3://bucket/prefix?…, "
+        "gcs://, azure://) or a local path",
+    )
     src.add_argument("--output", metavar="URL", help="the output storage as a URL or local path")
     out = p.add_argument_group("output")
-    out.add_argument("--output-prefix", default="parquet",
-                     help="prefix of every object written under the output storage")
-    out.add_argument("--row-group-size", type=_positive, default=8192,
-                     help="rows per Parquet row group")
-    out.add_argument("--compression", choices=list(CODECS), default="snappy",
-                     help="Parquet compression codec")
-    out.add_argument("--type-mapping", choices=["compat", "typed"], default="compat",
-                     help="compat: the original string-heavy mapping; typed: native Parquet "
-                          "logical types")
+    out.add_argument(
+        "--output-prefix",
+        default="parquet",
+        help="prefix of every object written under the output storage",
+    )
+    out.add_argument(
+        "--row-group-size", type=_positive, default=8192, help="rows per Parquet row group"
+    )
+    out.add_argument(
+        "--compression", choices=list(CODECS), default="snappy", help="Parquet compression codec"
+    )
+    out.add_argument(
+        "--type-mapping",
+        choices=["compat", "typed"],
+        default="compat",
+        help="compat: the original string-heavy mapping; typed: native Parquet logical types",
+    )
     sel = p.add_argument_group("selection")
-    sel.add_argument("--filter", action="append", default=[], metavar="RULE",
-                     help="BR table-filter rule (repeatable; `!` excludes, `@file` reads rules "
-                          "from a file); default: every table outside the system schemas")
-    sel.add_argument("--table-ids", type=_table_ids, default=[], metavar="ID,ID",
-                     help="comma-separated physical table IDs (a table's or a partition's)")
+    sel.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="BR table-filter rule (repeatable; `!` excludes, `@file` reads rules "
+        "from a file); default: every table outside the system schemas",
+    )
+    sel.add_argument(
+        "--table-ids",
+        type=_table_ids,
+        default=[],
+        metavar="ID,ID",
+        help="comma-separated physical table IDs (a table's or a partition's)",
+    )
     run = p.add_argument_group("execution")
-    run.add_argument("--sst-concurrency", type=_positive, default=os.cpu_count() or 1,
-                     help="SST files exported concurrently (default: CPU count)")
-    run.add_argument("--log-level", default="info",
-                     choices=["debug", "info", "warning", "error"], help="log verbosity")
+    run.add_argument(
+        "--sst-concurrency",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="SST files exported concurrently (default: CPU count)",
+    )
+    run.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity",
+    )
     enc = p.add_argument_group("encrypted backups (BR --crypter.*)")
-    enc.add_argument("--crypter.method", dest="crypter_method", default="plaintext",
-                     help="plaintext | aes128-ctr | aes192-ctr | aes256-ctr")
+    enc.add_argument(
+        "--crypter.method",
+        dest="crypter_method",
+        default="plaintext",
+        help="plaintext | aes128-ctr | aes192-ctr | aes256-ctr",
+    )
     enc.add_argument("--crypter.key", dest="crypter_key", metavar="HEX", help="hex key")
-    enc.add_argument("--crypter.key-file", dest="crypter_key_file", metavar="PATH",
-                     help="file holding the hex key")
+    enc.add_argument(
+        "--crypter.key-file",
+        dest="crypter_key_file",
+        metavar="PATH",
+        help="file holding the hex key",
+    )
     return p
 
 
-def _backend(b64: str | None, url: str | None, what: str,
-             parser: argparse.ArgumentParser) -> brpb.StorageBackend:
+def _backend(
+    b64: str | None, url: str | None, what: str, parser: argparse.ArgumentParser
+) -> brpb.StorageBackend:
     if b64 and url:
         parser.error(f"give --{what}-storage-base64 or --{what}, not both")
     if b64:
@@ -102,20 +148,25 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         filters=tuple(args.filter),
         table_ids=tuple(args.table_ids),
         type_mapping=args.type_mapping,
-        cipher=cipher_from_options(args.crypter_method, key=args.crypter_key,
-                                   key_file=args.crypter_key_file),
+        cipher=cipher_from_options(
+            args.crypter_method, key=args.crypter_key, key_file=args.crypter_key_file
+        ),
     )
 
 
 def print_summary(summary: ExportSummary) -> None:
-    print(f"exported {summary.rows_written} rows into {summary.files_written} Parquet files "
-          f"({summary.bytes_written} bytes) from {summary.tasks} SST tasks "
-          f"in {summary.seconds:.2f}s")
+    print(
+        f"exported {summary.rows_written} rows into {summary.files_written} Parquet files "
+        f"({summary.bytes_written} bytes) from {summary.tasks} SST tasks "
+        f"in {summary.seconds:.2f}s"
+    )
     for table, rows in summary.rows_by_table().items():
         print(f"  {table}: {rows} rows")
     stats = summary.scan_stats
-    print(f"  skipped: {stats['index_kvs']} index entries, {summary.skipped_files} data files "
-          f"outside the selection, {stats['deletes']} delete records")
+    print(
+        f"  skipped: {stats['index_kvs']} index entries, {summary.skipped_files} data files "
+        f"outside the selection, {stats['deletes']} delete records"
+    )
     if stats["zero_dates_nulled"]:
         print(f"  zero_dates_nulled: {stats['zero_dates_nulled']}")
     for original, normalised in summary.renamed().items():
@@ -125,8 +176,9 @@ def print_summary(summary: ExportSummary) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         summary = export(options_from_args(args, parser))
     except BrParquetError as e:

@@ -110,7 +110,9 @@ def plan_tasks(files: Sequence[brpb.File], targets: Sequence[TableTarget]) -> Pl
 def _tables_in_range(f: brpb.File, by_pid: dict[int, int]) -> tuple[int, ...]:
     """Indexes of the selected tables whose rows the file may hold."""
     if len(f.table_metas):
-        return tuple(sorted({by_pid[m.physical_id] for m in f.table_metas if m.physical_id in by_pid}))
+        return tuple(
+            sorted({by_pid[m.physical_id] for m in f.table_metas if m.physical_id in by_pid})
+        )
     lo = table_id_of(f.start_key)
     hi = table_id_of(f.end_key) if f.end_key else None
     if lo is None or (f.end_key and hi is None):

@@ -113,15 +113,23 @@ class Storage:
         self._store: _Store | None = None
 
         kind = backend.WhichOneof("backend")
-        if kind == "local":
-            self._init_local(backend.local)
-        elif kind == "s3":
-            self._store = self._build_s3(backend.s3)
-        elif kind == "gcs":
-            self._store = self._build_gcs(backend.gcs)
-        elif kind == "azure_blob_storage":
-            self._store = self._build_azure(backend.azure_blob_storage)
-        elif kind == "noop":
+        try:
+            if kind == "local":
+                self._init_local(backend.local)
+            elif kind == "s3":
+                self._store = self._build_s3(backend.s3)
+            elif kind == "gcs":
+                self._store = self._build_gcs(backend.gcs)
+            elif kind == "azure_blob_storage":
+                self._store = self._build_azure(backend.azure_blob_storage)
+        except (ValueError, ObstoreError) as e:
+            raise StorageError(
+                f"cannot configure storage {self.location}: {_first_line(e)}",
+                location=self.location,
+            ) from e
+        if kind in ("local", "s3", "gcs", "azure_blob_storage"):
+            return
+        if kind == "noop":
             raise UnsupportedStorageError(
                 self.location, "noop:// discards everything written and holds no backup"
             )
@@ -288,16 +296,21 @@ class Storage:
 
     # --- helpers -------------------------------------------------------------------------
 
+    def _existing_store(self) -> _Store | None:
+        """The store, or None while a local root directory does not exist yet."""
+        if self._store is None:
+            assert self._local_root is not None
+            if self._local_root.is_dir():
+                self._store = LocalStore(self._local_root)
+        return self._store
+
     def _reader(self, name: str) -> _Store:
-        if self._store is not None:
-            return self._store
-        assert self._local_root is not None
-        if self._local_root.is_dir():
-            self._store = LocalStore(self._local_root)
-            return self._store
-        raise ObjectNotFoundError(
-            name, location=self.location, detail=f"directory {self._local_root} does not exist"
-        )
+        store = self._existing_store()
+        if store is None:
+            raise ObjectNotFoundError(
+                name, location=self.location, detail=f"directory {self._local_root} does not exist"
+            )
+        return store
 
     def _writer(self, name: str) -> _Store:
         if self._write_blocker is not None:
@@ -388,9 +401,9 @@ class Storage:
         The listing is recursive below the last `/` of `prefix`.
         """
         directory = prefix[: prefix.rfind("/") + 1].strip("/")
-        if self._store is None and self._local_root is not None and not self._local_root.is_dir():
+        store = self._existing_store()
+        if store is None:
             return []
-        store = self._reader(prefix)
         found: builtins.list[ObjectInfo] = []
         with self._translate("listing", prefix):
             for chunk in obstore.list(store, directory or None, chunk_size=1000):
@@ -416,9 +429,9 @@ class Storage:
 
     def delete(self, name: str) -> None:
         """Delete object `name`; deleting a missing object is not an error."""
-        if self._store is None:
+        store = self._existing_store()
+        if store is None:
             return
-        store = self._writer(name)
         try:
             with self._translate("deleting", name):
                 obstore.delete(store, name)

@@ -113,7 +113,7 @@ class TableFilter:
     @classmethod
     def parse(cls, rules: Iterable[str], *, case_sensitive: bool = False) -> TableFilter:
         """Parse filter arguments (each one rule or `@file`); raise `FilterError` if invalid."""
-        sources = list(rules)
+        sources = [rules] if isinstance(rules, str) else list(rules)
         parsed: list[TableRule] = []
         for index, line in enumerate(sources, start=1):
             _parse_line(line, CMDLINE, index, parsed, can_import=True)

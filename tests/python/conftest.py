@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,16 @@ def s3_url(s3_endpoint: str, s3_bucket: str) -> str:
         f"s3://{s3_bucket}/backup/root?endpoint={s3_endpoint}&force-path-style=true"
         f"&access-key={S3_ACCESS_KEY}&secret-access-key={S3_SECRET_KEY}&region=us-east-1"
     )
+
+
+# --- ../shared beside the checkout: real fixtures and codec vectors ------------------------
+
+SHARED_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """`../shared/fixtures` beside the checkout; tests using it skip when it is absent."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"shared fixtures not found at {SHARED_FIXTURES} (CI places shared/ beside the checkout)")
+    return SHARED_FIXTURES

@@ -270,6 +270,12 @@ def test_rejected_backends(backend: brpb.StorageBackend, reason: str) -> None:
         Storage(backend, environ={})
 
 
+def test_invalid_prefix_is_a_storage_error() -> None:
+    backend = brpb.StorageBackend(s3=brpb.S3(bucket="b", prefix="a//b", endpoint="http://h"))
+    with pytest.raises(StorageError, match="cannot configure storage s3://b/a//b"):
+        Storage(backend)
+
+
 def test_cloud_backends_build_without_network() -> None:
     s3 = Storage.from_url(
         "s3://bucket/p?endpoint=https://minio.example:9000&force-path-style=false"

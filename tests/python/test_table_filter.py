@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from br_parquet.errors import FilterError
 from br_parquet.table_filter import TableFilter, translate_re2
+from hypothesis import given
+from hypothesis import strategies as st
 
 # (rules, [(schema, table, accepted_case_sensitive, accepted_case_insensitive), ...])
 MATCH_TABLE_CASES: list[tuple[list[str], list[tuple[str, str, bool, bool]]]] = [
@@ -398,3 +400,16 @@ def test_re2_rejections(pattern: str, message: str) -> None:
 def test_regexp_error_is_a_filter_error() -> None:
     with pytest.raises(FilterError, match=r"at <cmdline>:1: invalid pattern: error parsing regexp"):
         TableFilter.parse(["/a(?<=b)/.*"])
+
+
+@given(
+    schema=st.text(min_size=1, max_size=12).filter(lambda s: s == s.strip(" \t")),
+    table=st.text(min_size=1, max_size=12),
+)
+def test_backquoted_names_match_exactly(schema: str, table: str) -> None:
+    quoted_schema = "`" + schema.replace("`", "``") + "`"
+    quoted_table = "`" + table.replace("`", "``") + "`"
+    f = TableFilter.parse([f"{quoted_schema}.{quoted_table}"], case_sensitive=True)
+    assert f.match_table(schema, table)
+    assert not f.match_table(schema + "x", table)
+    assert not f.match_table(schema, table + "x")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from br_parquet.testing import codec, datum, keys, rowcodec
 from br_parquet.testing.column_codec import key_datum, row_v1_datum, row_v2_slot
 from br_parquet.testing.fieldtype import parse_field_type

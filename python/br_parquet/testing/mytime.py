@@ -27,7 +27,6 @@ MAX_FSP = 6
 # TIME range is ±838:59:59.999999.
 MAX_DURATION_NANOS = ((838 * 3600 + 59 * 60 + 59) * 1_000_000 + 999_999) * 1000
 _CORE_TIME_DATE_FSP_TT = 0b1110
-_UTC = dt.timezone(dt.timedelta(0))
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def to_mysql_time(value: dt.date | MysqlTime, *, to_utc: bool = False) -> MysqlT
         if value.tzinfo is not None:
             if not to_utc:
                 raise ValueError(f"aware datetime {value} given for a zone-less time type")
-            value = value.astimezone(_UTC)
+            value = value.astimezone(dt.UTC)
         return MysqlTime(
             value.year,
             value.month,

@@ -7,17 +7,17 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder,
-    Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
-    StringDictionaryBuilder, TimestampMicrosecondBuilder,
+    BinaryBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder, Int16Builder,
+    Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder, StringDictionaryBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow_array::types::Int32Type;
 use arrow_array::ArrayRef;
 
+use crate::datum::VectorF32;
 use crate::decimal::Decimal;
 use crate::error::{CodecError, Result};
 use crate::json;
-use crate::datum::VectorF32;
 use crate::number::{decode_compact_i64, decode_compact_u64};
 use crate::row_v2::decode_f64;
 use crate::schema::{ColumnSpec, OutKind};
@@ -54,7 +54,10 @@ pub struct ColumnBuilder {
 }
 
 fn invalid(what: &'static str, detail: impl Into<String>) -> CodecError {
-    CodecError::InvalidValue { what, detail: detail.into() }
+    CodecError::InvalidValue {
+        what,
+        detail: detail.into(),
+    }
 }
 
 fn fsp(spec: &ColumnSpec) -> u8 {
@@ -74,7 +77,11 @@ fn unscaled_at(d: &Decimal, scale: u8) -> Option<i128> {
     }
     let div = 10i128.checked_pow(u32::from(frac - scale))?;
     let (q, r) = (v / div, v % div);
-    Some(if r.abs() * 2 >= div { q + v.signum() } else { q })
+    Some(if r.abs() * 2 >= div {
+        q + v.signum()
+    } else {
+        q
+    })
 }
 
 impl ColumnBuilder {
@@ -101,11 +108,11 @@ impl ColumnBuilder {
                 Builder::Binary(BinaryBuilder::with_capacity(capacity, capacity * 8))
             }
             OutKind::EnumDict => Builder::Dict(StringDictionaryBuilder::new()),
-            OutKind::VectorList => Builder::List(
-                ListBuilder::new(Float32Builder::new()).with_field(Arc::new(
+            OutKind::VectorList => {
+                Builder::List(ListBuilder::new(Float32Builder::new()).with_field(Arc::new(
                     arrow_schema::Field::new("item", arrow_schema::DataType::Float32, false),
-                )),
-            ),
+                )))
+            }
             OutKind::UintText
             | OutKind::DecimalText
             | OutKind::DateText
@@ -119,7 +126,11 @@ impl ColumnBuilder {
                 Builder::Utf8(StringBuilder::with_capacity(capacity, capacity * 8))
             }
         };
-        Self { spec, builder, text: String::new() }
+        Self {
+            spec,
+            builder,
+            text: String::new(),
+        }
     }
 
     pub fn spec(&self) -> &ColumnSpec {
@@ -192,7 +203,10 @@ impl ColumnBuilder {
                 let bytes = v.to_be_bytes();
                 let width = usize::from(width).min(8);
                 if width < 8 && v >> (width * 8) != 0 {
-                    return Err(invalid("BIT value", format!("{v:#x} wider than {width} bytes")));
+                    return Err(invalid(
+                        "BIT value",
+                        format!("{v:#x} wider than {width} bytes"),
+                    ));
                 }
                 b.append_value(&bytes[8 - width..])
             }
@@ -257,7 +271,12 @@ fn enum_name<'s>(slot: &[u8], spec: &'s ColumnSpec) -> Result<&'s str> {
         .ok()
         .and_then(|i| spec.elems.get(i))
         .map(String::as_str)
-        .ok_or_else(|| invalid("ENUM value", format!("index {idx} beyond {} elements", spec.elems.len())))
+        .ok_or_else(|| {
+            invalid(
+                "ENUM value",
+                format!("index {idx} beyond {} elements", spec.elems.len()),
+            )
+        })
 }
 
 fn vector_values(slot: &[u8]) -> Result<Vec<f32>> {
@@ -278,8 +297,8 @@ fn render_text(kind: OutKind, slot: &[u8], spec: &ColumnSpec, out: &mut String) 
             let scale = u8::try_from(spec.decimal).ok().filter(|s| *s <= 30);
             match scale {
                 Some(s) if s != d.frac() => {
-                    let v = unscaled_at(&d, s)
-                        .ok_or_else(|| invalid("decimal", "cannot rescale"))?;
+                    let v =
+                        unscaled_at(&d, s).ok_or_else(|| invalid("decimal", "cannot rescale"))?;
                     let p = u8::try_from(spec.flen.clamp(1, 65)).unwrap_or(65);
                     Decimal::from_i128_unscaled(v, p.max(s), s)?.write_text(out);
                 }
@@ -310,9 +329,16 @@ fn render_text(kind: OutKind, slot: &[u8], spec: &ColumnSpec, out: &mut String) 
                     first = false;
                 }
             }
-            let known = if spec.elems.len() >= 64 { u64::MAX } else { (1u64 << spec.elems.len()) - 1 };
+            let known = if spec.elems.len() >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << spec.elems.len()) - 1
+            };
             if mask & !known != 0 {
-                return Err(invalid("SET value", format!("bits {mask:#x} beyond {} elements", spec.elems.len())));
+                return Err(invalid(
+                    "SET value",
+                    format!("bits {mask:#x} beyond {} elements", spec.elems.len()),
+                ));
             }
         }
         OutKind::VectorText => {

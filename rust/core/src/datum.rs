@@ -299,7 +299,11 @@ pub fn peek_len(input: &[u8]) -> Result<usize> {
         flag => return Err(CodecError::UnknownDatumFlag { flag }),
     };
     if payload > body.len() {
-        return Err(CodecError::truncated("datum", payload.saturating_add(1), input.len()));
+        return Err(CodecError::truncated(
+            "datum",
+            payload.saturating_add(1),
+            input.len(),
+        ));
     }
     Ok(payload + 1)
 }
@@ -387,12 +391,21 @@ mod tests {
         assert_eq!(one("09ac02"), Datum::UVarInt(300));
         assert_eq!(one("020a68656c6c6f"), Datum::Bytes(b"hello"));
         assert_eq!(one("05bff8000000000000"), Datum::Float(1.5));
-        assert_eq!(one("077ffffc9d0e1aed00"), Datum::Duration(-3_723_500_000_000));
-        let Datum::Decimal(d) = one("060a02800004d238") else { panic!() };
+        assert_eq!(
+            one("077ffffc9d0e1aed00"),
+            Datum::Duration(-3_723_500_000_000)
+        );
+        let Datum::Decimal(d) = one("060a02800004d238") else {
+            panic!()
+        };
         assert_eq!(d.to_text(), "1234.56");
-        let Datum::Json(j) = one("0a0401") else { panic!() };
+        let Datum::Json(j) = one("0a0401") else {
+            panic!()
+        };
         assert_eq!(j.to_text().unwrap(), "true");
-        let Datum::VectorF32(v) = one("14020000000000803f000020c0") else { panic!() };
+        let Datum::VectorF32(v) = one("14020000000000803f000020c0") else {
+            panic!()
+        };
         assert_eq!(v.iter().collect::<Vec<_>>(), [1.0, -2.5]);
         let d = one("0168656c6c6f20776fff726c640000000000fa");
         let mut out = Vec::new();
@@ -403,7 +416,19 @@ mod tests {
 
     #[test]
     fn errors_leave_cursor() {
-        for bad in ["", "fa", "03ff", "02", "0203", "0201", "06", "0a0c05", "0a99", "1401000000", "0141"] {
+        for bad in [
+            "",
+            "fa",
+            "03ff",
+            "02",
+            "0203",
+            "0201",
+            "06",
+            "0a0c05",
+            "0a99",
+            "1401000000",
+            "0141",
+        ] {
             let b = hex(bad);
             let mut c = b.as_slice();
             assert!(decode_one(&mut c).is_err(), "{bad}");

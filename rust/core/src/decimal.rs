@@ -163,7 +163,12 @@ impl Decimal {
         for (i, slot) in groups.iter_mut().enumerate().take(layout.groups()) {
             let (digits, nbytes) = layout.group(i);
             let mut v: u32 = 0;
-            for (j, &b) in bin.get(pos..pos + nbytes).unwrap_or_default().iter().enumerate() {
+            for (j, &b) in bin
+                .get(pos..pos + nbytes)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
                 let b = if pos + j == 0 { b ^ 0x80 } else { b };
                 v = (v << 8) | u32::from(b ^ mask);
             }
@@ -210,7 +215,12 @@ impl Decimal {
         let start = out.len();
         for i in 0..layout.groups() {
             let (_, nbytes) = layout.group(i);
-            let be = self.groups.get(i).copied().unwrap_or_default().to_be_bytes();
+            let be = self
+                .groups
+                .get(i)
+                .copied()
+                .unwrap_or_default()
+                .to_be_bytes();
             out.extend_from_slice(be.get(WORD_SIZE - nbytes..).unwrap_or_default());
         }
         let bin = out.get_mut(start..).unwrap_or_default();
@@ -275,9 +285,7 @@ impl Decimal {
         for i in 0..layout.groups() {
             let (digits, _) = layout.group(i);
             let g = i128::from(self.groups.get(i).copied().unwrap_or_default());
-            acc = acc
-                .checked_mul(i128::from(POW10[digits]))?
-                .checked_add(g)?;
+            acc = acc.checked_mul(i128::from(POW10[digits]))?.checked_add(g)?;
         }
         Some(if self.negative { -acc } else { acc })
     }
@@ -319,7 +327,11 @@ impl Decimal {
         if int_part.is_empty() && frac_part.is_empty() {
             return Err(bad("no digits"));
         }
-        if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
+        if !int_part
+            .bytes()
+            .chain(frac_part.bytes())
+            .all(|b| b.is_ascii_digit())
+        {
             return Err(bad("not a decimal number"));
         }
         let int_part = int_part.trim_start_matches('0');
@@ -463,7 +475,11 @@ mod tests {
             ("-1234567890.1234", 14, 4),
             ("0.00", 10, 2),
             ("-0.50", 10, 2),
-            ("99999999999999999999999999999999999.999999999999999999999999999999", 65, 30),
+            (
+                "99999999999999999999999999999999999.999999999999999999999999999999",
+                65,
+                30,
+            ),
             ("-123456789012345.12345", 20, 5),
             ("7", 1, 0),
         ] {
@@ -476,7 +492,9 @@ mod tests {
             assert_eq!(back, d);
         }
         let mut bin = Vec::new();
-        Decimal::parse("1234567890.1234", 14, 4).unwrap().encode_bin(&mut bin);
+        Decimal::parse("1234567890.1234", 14, 4)
+            .unwrap()
+            .encode_bin(&mut bin);
         assert_eq!(bin, hex("810dfb38d204d2"));
     }
 

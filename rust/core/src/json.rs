@@ -292,7 +292,12 @@ fn write_container(is_object: bool, body: &[u8], depth: usize, out: &mut String)
             .get(off..)
             .ok_or_else(|| CodecError::truncated("JSON value", off, body.len()))?;
         let len = body_len(type_code, rest)?;
-        write_value(type_code, rest.get(..len).unwrap_or_default(), depth + 1, out)?;
+        write_value(
+            type_code,
+            rest.get(..len).unwrap_or_default(),
+            depth + 1,
+            out,
+        )?;
     }
     out.push(if is_object { '}' } else { ']' });
     Ok(())
@@ -302,7 +307,10 @@ fn write_container(is_object: bool, body: &[u8], depth: usize, out: &mut String)
 /// (`1e15`, `1.5e-16`), otherwise plain decimal with `.0` when integral.
 fn write_float(f: f64, out: &mut String) -> Result<()> {
     if !f.is_finite() {
-        return Err(CodecError::invalid("JSON float64", format!("{f} is not finite")));
+        return Err(CodecError::invalid(
+            "JSON float64",
+            format!("{f} is not finite"),
+        ));
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-15..1e15).contains(&abs) {
@@ -589,7 +597,10 @@ mod tests {
     #[test]
     fn documents() {
         let v = Value::Object(vec![
-            (b"a".to_vec(), Value::Array(vec![Value::Bool(true), Value::Bool(false)])),
+            (
+                b"a".to_vec(),
+                Value::Array(vec![Value::Bool(true), Value::Bool(false)]),
+            ),
             (b"b".to_vec(), Value::Int(1)),
         ]);
         assert_eq!(text(&v), "{\"a\": [true, false], \"b\": 1}");
@@ -647,12 +658,17 @@ mod tests {
         let b = [TYPE_ARRAY, 0xff, 0xff, 0xff, 0xff, 8, 0, 0, 0];
         assert!(JsonRef::from_slot(&b).unwrap().to_text().is_err());
         // Value offset points past the end.
-        let b = [TYPE_ARRAY, 1, 0, 0, 0, 13, 0, 0, 0, TYPE_INT64, 200, 0, 0, 0];
+        let b = [
+            TYPE_ARRAY, 1, 0, 0, 0, 13, 0, 0, 0, TYPE_INT64, 200, 0, 0, 0,
+        ];
         assert!(JsonRef::from_slot(&b).unwrap().to_text().is_err());
         // Size field larger than the slot.
         assert!(JsonRef::from_slot(&[TYPE_OBJECT, 0, 0, 0, 0, 9, 0, 0, 0]).is_err());
         // Bad literal, unknown type, trailing bytes.
-        assert!(JsonRef::from_slot(&[TYPE_LITERAL, 7]).unwrap().to_text().is_err());
+        assert!(JsonRef::from_slot(&[TYPE_LITERAL, 7])
+            .unwrap()
+            .to_text()
+            .is_err());
         assert_eq!(
             JsonRef::from_slot(&[0x05, 0]),
             Err(CodecError::UnknownJsonType { code: 5 })

@@ -150,10 +150,7 @@ pub fn parse_raw_key(raw: &[u8]) -> RawKey<'_> {
 #[inline]
 pub fn strip_keyspace(raw: &[u8]) -> (Option<u32>, &[u8]) {
     match raw {
-        [KEYSPACE_PREFIX, a, b, c, rest @ ..] => (
-            Some(u32::from_be_bytes([0, *a, *b, *c])),
-            rest,
-        ),
+        [KEYSPACE_PREFIX, a, b, c, rest @ ..] => (Some(u32::from_be_bytes([0, *a, *b, *c])), rest),
         _ => (None, raw),
     }
 }
@@ -275,7 +272,8 @@ mod tests {
                 handle: Handle::Common(&common[11..])
             }
         );
-        let index = hex("74800000000000002d5f698000000000000002016162630000000000fa038000000000000007");
+        let index =
+            hex("74800000000000002d5f698000000000000002016162630000000000fa038000000000000007");
         assert_eq!(
             parse_raw_key(&index),
             RawKey::Index {
@@ -284,7 +282,14 @@ mod tests {
                 values: &index[19..]
             }
         );
-        for other in [&b"mDB:1"[..], b"t", b"t\x80\x00", &hex("74800000000000002d5f72"), &hex("74800000000000002d5f78aa"), &hex("74800000000000002d5f6901")] {
+        for other in [
+            &b"mDB:1"[..],
+            b"t",
+            b"t\x80\x00",
+            &hex("74800000000000002d5f72"),
+            &hex("74800000000000002d5f78aa"),
+            &hex("74800000000000002d5f6901"),
+        ] {
             assert_eq!(parse_raw_key(other), RawKey::Other(other));
         }
         let mut raw = Vec::new();

@@ -130,7 +130,11 @@ pub fn write_u64_desc(out: &mut Vec<u8>, v: u64) {
 /// The f64 behind the comparable u64 form: top bit set means non-negative.
 #[inline]
 pub fn f64_from_cmp_u64(u: u64) -> f64 {
-    let bits = if u & SIGN_MASK != 0 { u & !SIGN_MASK } else { !u };
+    let bits = if u & SIGN_MASK != 0 {
+        u & !SIGN_MASK
+    } else {
+        !u
+    };
     f64::from_bits(bits)
 }
 
@@ -302,7 +306,10 @@ mod tests {
     #[test]
     fn comparable_ints() {
         assert_eq!(i64_to_cmp(0), [0x80, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(i64_to_cmp(-1), [0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            i64_to_cmp(-1),
+            [0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+        );
         for v in [0, 1, -1, i64::MIN, i64::MAX, 45] {
             assert_eq!(i64_from_cmp(i64_to_cmp(v)), v);
         }
@@ -390,7 +397,10 @@ mod tests {
         assert_eq!(decode_compact_i64(&[0xff]).unwrap(), -1);
         assert_eq!(decode_compact_u64(&[0xff]).unwrap(), 255);
         assert_eq!(decode_compact_i64(&[0xe8, 0x03]).unwrap(), 1000);
-        assert_eq!(decode_compact_i64(&[0, 0, 0, 0x80]).unwrap(), i64::from(i32::MIN));
+        assert_eq!(
+            decode_compact_i64(&[0, 0, 0, 0x80]).unwrap(),
+            i64::from(i32::MIN)
+        );
         assert_eq!(decode_compact_u64(&[0, 0, 0, 0x80]).unwrap(), 0x8000_0000);
         assert_eq!(
             decode_compact_i64(&[1, 2, 3]),
@@ -400,7 +410,17 @@ mod tests {
             })
         );
         assert!(decode_compact_u64(&[]).is_err());
-        for v in [0, -1, 127, 128, -129, 40000, -40000, i64::from(i32::MAX) + 1, i64::MIN] {
+        for v in [
+            0,
+            -1,
+            127,
+            128,
+            -129,
+            40000,
+            -40000,
+            i64::from(i32::MAX) + 1,
+            i64::MIN,
+        ] {
             let mut out = Vec::new();
             write_compact_i64(&mut out, v);
             assert_eq!(decode_compact_i64(&out).unwrap(), v);

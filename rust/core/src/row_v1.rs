@@ -164,8 +164,14 @@ mod tests {
         assert_eq!(row.lookup_datum(3).unwrap(), Some(Datum::Null));
         assert_eq!(row.lookup(9), None);
         assert_eq!(row.lookup_datum(9).unwrap(), None);
-        assert_eq!(row.lookup_datum(5).unwrap(), Some(Datum::UVarInt(0x199e_e633_8700_0000)));
-        assert_eq!(row.lookup_datum(6).unwrap(), Some(Datum::VarInt(-3_723_000_000_000)));
+        assert_eq!(
+            row.lookup_datum(5).unwrap(),
+            Some(Datum::UVarInt(0x199e_e633_8700_0000))
+        );
+        assert_eq!(
+            row.lookup_datum(6).unwrap(),
+            Some(Datum::VarInt(-3_723_000_000_000))
+        );
         assert_eq!(row.lookup_datum(7).unwrap(), Some(Datum::Float(1.5)));
         assert!(is_v1(&b));
         assert!(!is_v1(&[0x80, 0]));
@@ -182,7 +188,11 @@ mod tests {
 
     #[test]
     fn round_trip_and_errors() {
-        let cols = [(1, Datum::VarInt(-7)), (300, Datum::Bytes(b"xyz")), (2, Datum::Null)];
+        let cols = [
+            (1, Datum::VarInt(-7)),
+            (300, Datum::Bytes(b"xyz")),
+            (2, Datum::Null),
+        ];
         let mut out = Vec::new();
         encode(&cols, &mut out);
         let mut back = Vec::new();

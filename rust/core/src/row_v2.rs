@@ -153,9 +153,9 @@ impl<'a> RowV2<'a> {
             }
             prev = end;
         }
-        let (data, trailer) = cur.split_at_checked(prev).ok_or_else(|| {
-            CodecError::truncated("row v2 value data", prev, cur.len())
-        })?;
+        let (data, trailer) = cur
+            .split_at_checked(prev)
+            .ok_or_else(|| CodecError::truncated("row v2 value data", prev, cur.len()))?;
         Ok(RowV2 {
             large,
             has_checksum: flags & FLAG_CHECKSUM != 0,
@@ -227,7 +227,8 @@ impl<'a> RowV2<'a> {
 
     /// `(column id, slot bytes)` of the not-null columns, ascending by id.
     pub fn values(&self) -> impl Iterator<Item = (u32, &'a [u8])> + '_ {
-        (0..self.not_null_count).map(move |i| (id_at(self.not_null_ids, self.large, i), self.value_at(i)))
+        (0..self.not_null_count)
+            .map(move |i| (id_at(self.not_null_ids, self.large, i), self.value_at(i)))
     }
 
     /// Ids of the NULL columns, ascending.
@@ -302,7 +303,9 @@ pub fn decode_uint(slot: &[u8]) -> Result<u64> {
 #[inline]
 pub fn decode_f64(slot: &[u8]) -> Result<f64> {
     match *slot {
-        [a, b, c, d, e, f, g, h] => Ok(f64_from_cmp_u64(u64::from_be_bytes([a, b, c, d, e, f, g, h]))),
+        [a, b, c, d, e, f, g, h] => Ok(f64_from_cmp_u64(u64::from_be_bytes([
+            a, b, c, d, e, f, g, h,
+        ]))),
         _ => Err(CodecError::invalid(
             "row v2 float",
             format!("{} bytes, expected 8", slot.len()),
@@ -414,7 +417,10 @@ pub fn write_set<S: AsRef<str>>(elems: &[S], mask: u64, out: &mut String) -> Res
 /// bytes dropped, as TiDB does).
 pub fn write_bit_bytes(value: u64, flen: i64, out: &mut Vec<u8>) -> Result<()> {
     if !(1..=64).contains(&flen) {
-        return Err(CodecError::invalid("BIT width", format!("{flen} outside 1..=64")));
+        return Err(CodecError::invalid(
+            "BIT width",
+            format!("{flen} outside 1..=64"),
+        ));
     }
     let n = ((flen + 7) / 8) as usize;
     let be = value.to_be_bytes();
@@ -451,7 +457,10 @@ mod tests {
         assert_eq!(decode_int(v(12)).unwrap(), 2);
         assert_eq!(decode_packed_time(v(13)).unwrap(), 0x199e_e633_8700_0000);
         assert_eq!(decode_decimal(v(14)).unwrap().to_text(), "1");
-        assert_eq!(decode_json(v(15)).unwrap().to_text().unwrap(), "{\"key\": \"value\"}");
+        assert_eq!(
+            decode_json(v(15)).unwrap().to_text().unwrap(),
+            "{\"key\": \"value\"}"
+        );
         assert_eq!(decode_duration(v(16)).unwrap(), 1_000_000_000);
         assert_eq!(row.lookup(33), Lookup::Null);
         assert_eq!(row.lookup(2), Lookup::Missing);
@@ -471,14 +480,21 @@ mod tests {
         assert_eq!(row.lookup(8), Lookup::Value(&[0xff, 0x7f]));
         assert_eq!(row.lookup(12), Lookup::Value(&[2]));
         let mut re = Vec::new();
-        let cols: Vec<(u32, Option<&[u8]>)> = row.values().map(|(id, v)| (id, Some(v))).chain([(335, None)]).collect();
+        let cols: Vec<(u32, Option<&[u8]>)> = row
+            .values()
+            .map(|(id, v)| (id, Some(v)))
+            .chain([(335, None)])
+            .collect();
         encode(&cols, &mut re);
         assert_eq!(re, b);
     }
 
     #[test]
     fn checksum_trailer_is_ignored() {
-        for t in ["800201000000010100010124eedd58", "80020100000001010001084433221188776655"] {
+        for t in [
+            "800201000000010100010124eedd58",
+            "80020100000001010001084433221188776655",
+        ] {
             let b = hex(t);
             let row = RowV2::parse(&b).unwrap();
             assert!(row.has_checksum());
@@ -496,12 +512,15 @@ mod tests {
         let row = RowV2::parse(&b).unwrap();
         assert_eq!(row.lookup(1), Lookup::Value(&[1]));
         assert_eq!(row.lookup(2), Lookup::Value(&[]));
-        assert_eq!(decode_decimal(match row.lookup(3) {
-            Lookup::Value(v) => v,
-            _ => panic!(),
-        })
-        .unwrap()
-        .to_text(), "1.50");
+        assert_eq!(
+            decode_decimal(match row.lookup(3) {
+                Lookup::Value(v) => v,
+                _ => panic!(),
+            })
+            .unwrap()
+            .to_text(),
+            "1.50"
+        );
         assert_eq!(row.lookup(4), Lookup::Null);
     }
 
@@ -512,11 +531,11 @@ mod tests {
             "81",
             "8000",
             "8004000000000000",
-            "800001000000",         // missing id and offset
-            "800001000000010500",   // offset 5 past the data
+            "800001000000",                 // missing id and offset
+            "800001000000010500",           // offset 5 past the data
             "8000020000000201020001000a0b", // ids not ascending
-            "80000200000001020200010061", // offsets decreasing
-            "80080000000000",       // unknown flag
+            "80000200000001020200010061",   // offsets decreasing
+            "80080000000000",               // unknown flag
         ] {
             assert!(RowV2::parse(&hex(bad)).is_err(), "{bad}");
         }

@@ -98,14 +98,22 @@ impl TableBatch {
     fn new(schema: Arc<TableSchema>, capacity: usize) -> Self {
         let handles = match schema.handle {
             HandleKind::Int => HandleBuilder::Int(Int64Builder::with_capacity(capacity)),
-            HandleKind::Common => HandleBuilder::Common(BinaryBuilder::with_capacity(capacity, capacity * 16)),
+            HandleKind::Common => {
+                HandleBuilder::Common(BinaryBuilder::with_capacity(capacity, capacity * 16))
+            }
         };
         let columns = schema
             .columns
             .iter()
             .map(|c| ColumnBuilder::new(Arc::new(c.clone()), capacity))
             .collect();
-        Self { table_ids: Int64Builder::with_capacity(capacity), handles, columns, rows: 0, schema }
+        Self {
+            table_ids: Int64Builder::with_capacity(capacity),
+            handles,
+            columns,
+            rows: 0,
+            schema,
+        }
     }
 
     fn finish(&mut self) -> Result<RecordBatch, String> {
@@ -167,7 +175,12 @@ impl SstScan {
         tables: Vec<Arc<TableSchema>>,
         options: ScanOptions,
     ) -> Result<Self, ScanError> {
-        let err = |sst: &str, kind| ScanError { sst: sst.to_string(), key: None, column: None, kind };
+        let err = |sst: &str, kind| ScanError {
+            sst: sst.to_string(),
+            key: None,
+            column: None,
+            kind,
+        };
         let mut by_physical_id = HashMap::new();
         let mut states = Vec::with_capacity(tables.len());
         for (i, schema) in tables.into_iter().enumerate() {
@@ -177,21 +190,30 @@ impl SstScan {
             let mut defaults = Vec::with_capacity(schema.columns.len());
             for col in &schema.columns {
                 defaults.push(match &col.missing {
-                    MissingRule::OriginDefault(v) => Some(default_to_slot(col, v).map_err(|e| ScanError {
-                        sst: name.to_string(),
-                        key: None,
-                        column: Some(format!("{}.{}", schema.name, col.name)),
-                        kind: ScanErrorKind::Codec(e),
-                    })?),
+                    MissingRule::OriginDefault(v) => {
+                        Some(default_to_slot(col, v).map_err(|e| ScanError {
+                            sst: name.to_string(),
+                            key: None,
+                            column: Some(format!("{}.{}", schema.name, col.name)),
+                            kind: ScanErrorKind::Codec(e),
+                        })?)
+                    }
                     _ => None,
                 });
             }
-            states.push(TableState { schema, defaults, batch: None });
+            states.push(TableState {
+                schema,
+                defaults,
+                batch: None,
+            });
         }
-        let write_entries = write.entries().map_err(|e| err(name, ScanErrorKind::Sst(e)))?;
+        let write_entries = write
+            .entries()
+            .map_err(|e| err(name, ScanErrorKind::Sst(e)))?;
         let default = match default {
             Some(r) => Some((
-                r.entries().map_err(|e| err(r.path(), ScanErrorKind::Sst(e)))?,
+                r.entries()
+                    .map_err(|e| err(r.path(), ScanErrorKind::Sst(e)))?,
                 r.path().to_string(),
             )),
             None => None,
@@ -202,7 +224,9 @@ impl SstScan {
             default,
             tables: states,
             by_physical_id,
-            options: ScanOptions { batch_rows: options.batch_rows.max(1) },
+            options: ScanOptions {
+                batch_rows: options.batch_rows.max(1),
+            },
             stats: ScanStats::default(),
             values: ValueStats::default(),
             key_buf: Vec::with_capacity(64),
@@ -213,7 +237,10 @@ impl SstScan {
     }
 
     pub fn stats(&self) -> ScanStats {
-        ScanStats { zero_dates_nulled: self.values.zero_dates_nulled, ..self.stats }
+        ScanStats {
+            zero_dates_nulled: self.values.zero_dates_nulled,
+            ..self.stats
+        }
     }
 
     /// The next full (or, at the end, final partial) batch and the index of
@@ -246,9 +273,30 @@ impl SstScan {
 
     /// Handles one write-CF entry; returns a batch when one became full.
     fn step(&mut self) -> Result<Option<(usize, RecordBatch)>, ScanError> {
-        let Self { name, write, default, tables, by_physical_id, options, stats, values, key_buf, default_key, scratch, exhausted } = self;
-        let sst_err = |kind| ScanError { sst: name.clone(), key: None, column: None, kind };
-        let Some((key, value)) = write.next_entry().map_err(|e| sst_err(ScanErrorKind::Sst(e)))? else {
+        let Self {
+            name,
+            write,
+            default,
+            tables,
+            by_physical_id,
+            options,
+            stats,
+            values,
+            key_buf,
+            default_key,
+            scratch,
+            exhausted,
+        } = self;
+        let sst_err = |kind| ScanError {
+            sst: name.clone(),
+            key: None,
+            column: None,
+            kind,
+        };
+        let Some((key, value)) = write
+            .next_entry()
+            .map_err(|e| sst_err(ScanErrorKind::Sst(e)))?
+        else {
             *exhausted = true;
             return Ok(None);
         };
@@ -259,7 +307,8 @@ impl SstScan {
             column,
             kind,
         };
-        let decoded = keys::decode_key(key, key_buf).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
+        let decoded =
+            keys::decode_key(key, key_buf).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
         let (table_id, handle) = match decoded.kind {
             RawKey::Record { table_id, handle } => (table_id, handle),
             RawKey::Index { .. } => {
@@ -275,7 +324,8 @@ impl SstScan {
             stats.unselected_kvs += 1;
             return Ok(None);
         };
-        let record = WriteRecord::parse(value).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
+        let record =
+            WriteRecord::parse(value).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
         let row: &[u8] = match record.write_type {
             WriteType::Put => match record.short_value {
                 Some(v) => v,
@@ -291,7 +341,10 @@ impl SstScan {
                     default_key.extend_from_slice(&key[..key.len() - 8]);
                     default_key.extend_from_slice(&(!record.start_ts).to_be_bytes());
                     entries.seek(default_key);
-                    match entries.current().map_err(|e| key_err(None, ScanErrorKind::Sst(e)))? {
+                    match entries
+                        .current()
+                        .map_err(|e| key_err(None, ScanErrorKind::Sst(e)))?
+                    {
                         Some((k, v)) if k == default_key.as_slice() => {
                             stats.default_cf_values += 1;
                             v
@@ -318,11 +371,21 @@ impl SstScan {
         let batch = table
             .batch
             .get_or_insert_with(|| TableBatch::new(Arc::clone(&table.schema), options.batch_rows));
-        append_row(batch, &table.defaults, table_id, handle, row, values, scratch)
-            .map_err(|(col, e)| key_err(col, e))?;
+        append_row(
+            batch,
+            &table.defaults,
+            table_id,
+            handle,
+            row,
+            values,
+            scratch,
+        )
+        .map_err(|(col, e)| key_err(col, e))?;
         stats.rows += 1;
         if batch.rows >= options.batch_rows {
-            let full = batch.finish().map_err(|m| key_err(None, ScanErrorKind::Message(m)))?;
+            let full = batch
+                .finish()
+                .map_err(|m| key_err(None, ScanErrorKind::Message(m)))?;
             return Ok(Some((idx, full)));
         }
         Ok(None)
@@ -355,16 +418,24 @@ fn append_row(
         (HandleBuilder::Int(b), Handle::Int(h)) => b.append_value(h),
         (HandleBuilder::Common(b), Handle::Common(h)) => b.append_value(h),
         (_, _) => {
-            return Err((None, ScanErrorKind::Message(format!(
-                "handle kind does not match table {} (clustered: {})",
-                batch.schema.name,
-                batch.schema.handle == HandleKind::Common
-            ))))
+            return Err((
+                None,
+                ScanErrorKind::Message(format!(
+                    "handle kind does not match table {} (clustered: {})",
+                    batch.schema.name,
+                    batch.schema.handle == HandleKind::Common
+                )),
+            ))
         }
     }
     batch.table_ids.append_value(table_id);
     let schema = Arc::clone(&batch.schema);
-    for (i, (col, spec)) in batch.columns.iter_mut().zip(schema.columns.iter()).enumerate() {
+    for (i, (col, spec)) in batch
+        .columns
+        .iter_mut()
+        .zip(schema.columns.iter())
+        .enumerate()
+    {
         let fail = |kind| (Some(spec.name.clone()), kind);
         let stored: Option<Option<&[u8]>> = match &view {
             RowView::V2(r) => match r.lookup(spec.id) {
@@ -372,9 +443,13 @@ fn append_row(
                 Lookup::Null => Some(None),
                 Lookup::Missing => None,
             },
-            RowView::V1(r) => match r.lookup_datum(spec.id).map_err(|e| fail(ScanErrorKind::Codec(e)))? {
+            RowView::V1(r) => match r
+                .lookup_datum(spec.id)
+                .map_err(|e| fail(ScanErrorKind::Codec(e)))?
+            {
                 Some(d) => {
-                    let present = datum_to_slot(&d, spec, scratch).map_err(|e| fail(ScanErrorKind::Codec(e)))?;
+                    let present = datum_to_slot(&d, spec, scratch)
+                        .map_err(|e| fail(ScanErrorKind::Codec(e)))?;
                     Some(present.then_some(scratch.as_slice()))
                 }
                 None => None,
@@ -385,7 +460,9 @@ fn append_row(
             None => match &spec.missing {
                 MissingRule::IntHandle => {
                     let Handle::Int(h) = handle else {
-                        return Err(fail(ScanErrorKind::Message("integer PK but clustered handle".into())));
+                        return Err(fail(ScanErrorKind::Message(
+                            "integer PK but clustered handle".into(),
+                        )));
                     };
                     scratch.clear();
                     if spec.unsigned() {
@@ -397,13 +474,20 @@ fn append_row(
                 }
                 MissingRule::CommonHandle(n) => {
                     let Handle::Common(h) = handle else {
-                        return Err(fail(ScanErrorKind::Message("clustered PK but integer handle".into())));
+                        return Err(fail(ScanErrorKind::Message(
+                            "clustered PK but integer handle".into(),
+                        )));
                     };
                     let d = datum::iter(h)
                         .nth(*n)
-                        .ok_or_else(|| fail(ScanErrorKind::Message(format!("clustered handle has no datum {n}"))))?
+                        .ok_or_else(|| {
+                            fail(ScanErrorKind::Message(format!(
+                                "clustered handle has no datum {n}"
+                            )))
+                        })?
                         .map_err(|e| fail(ScanErrorKind::Codec(e)))?;
-                    let present = datum_to_slot(&d, spec, scratch).map_err(|e| fail(ScanErrorKind::Codec(e)))?;
+                    let present = datum_to_slot(&d, spec, scratch)
+                        .map_err(|e| fail(ScanErrorKind::Codec(e)))?;
                     present.then_some(scratch.as_slice())
                 }
                 MissingRule::OriginDefault(_) => defaults[i].as_deref(),
@@ -416,10 +500,14 @@ fn append_row(
             },
         };
         match slot {
-            Some(s) => col.append_slot(s, values).map_err(|e| fail(ScanErrorKind::Codec(e)))?,
+            Some(s) => col
+                .append_slot(s, values)
+                .map_err(|e| fail(ScanErrorKind::Codec(e)))?,
             None if spec.nullable => col.append_null(),
             None => {
-                return Err(fail(ScanErrorKind::Message("NULL in a NOT NULL column".into())));
+                return Err(fail(ScanErrorKind::Message(
+                    "NULL in a NOT NULL column".into(),
+                )));
             }
         }
     }

@@ -79,12 +79,17 @@ pub enum OutKind {
     Float64,
     /// DECIMAL as text with exactly `scale` fraction digits.
     DecimalText,
-    Decimal128 { precision: u8, scale: i8 },
+    Decimal128 {
+        precision: u8,
+        scale: i8,
+    },
     DateText,
     Date32,
     DatetimeText,
     /// timestamp[us]; `utc` marks TIMESTAMP columns (stored in UTC).
-    TimestampMicros { utc: bool },
+    TimestampMicros {
+        utc: bool,
+    },
     TimeText,
     Utf8,
     Binary,
@@ -93,7 +98,9 @@ pub enum OutKind {
     EnumDict,
     SetText,
     /// BIT(n) as ceil(n/8) big-endian bytes.
-    Bit { width: u8 },
+    Bit {
+        width: u8,
+    },
     VectorText,
     VectorList,
 }
@@ -110,7 +117,9 @@ impl OutKind {
             Self::Float64 => DataType::Float64,
             Self::Decimal128 { precision, scale } => DataType::Decimal128(precision, scale),
             Self::Date32 => DataType::Date32,
-            Self::TimestampMicros { utc: false } => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Self::TimestampMicros { utc: false } => {
+                DataType::Timestamp(TimeUnit::Microsecond, None)
+            }
             Self::TimestampMicros { utc: true } => {
                 DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
             }
@@ -216,7 +225,11 @@ pub enum SchemaError {
     #[error("TableInfo JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
     #[error("table {table}: column {column}: unsupported type code {tp}")]
-    UnsupportedType { table: String, column: String, tp: u8 },
+    UnsupportedType {
+        table: String,
+        column: String,
+        tp: u8,
+    },
     #[error("table {table}: {detail}")]
     Invalid { table: String, detail: String },
 }
@@ -232,7 +245,11 @@ impl TableSchema {
 
     pub fn new(info: &TableInfo, mapping: TypeMapping) -> Result<Self, SchemaError> {
         let table = info.name.o.clone();
-        let handle = if info.is_common_handle { HandleKind::Common } else { HandleKind::Int };
+        let handle = if info.is_common_handle {
+            HandleKind::Common
+        } else {
+            HandleKind::Int
+        };
         // Offsets (in `cols`) of the clustered PK columns, in handle order.
         let common_pk: Vec<usize> = if info.is_common_handle {
             let idx = info.primary_index().ok_or_else(|| SchemaError::Invalid {
@@ -269,8 +286,13 @@ impl TableSchema {
             let offset_in_pk = info
                 .primary_index()
                 .filter(|_| info.is_common_handle)
-                .and_then(|idx| idx.idx_cols.iter().position(|c| c.offset == pos && c.length == -1));
-            let missing = if info.pk_is_handle && ft.flag & flag::PRI_KEY != 0 && is_integer(ft.tp) {
+                .and_then(|idx| {
+                    idx.idx_cols
+                        .iter()
+                        .position(|c| c.offset == pos && c.length == -1)
+                });
+            let missing = if info.pk_is_handle && ft.flag & flag::PRI_KEY != 0 && is_integer(ft.tp)
+            {
                 MissingRule::IntHandle
             } else if let Some(n) = offset_in_pk.filter(|_| common_pk.contains(&pos)) {
                 MissingRule::CommonHandle(n)
@@ -304,7 +326,11 @@ impl TableSchema {
             Field::new(TABLE_ID_COLUMN, DataType::Int64, false),
             Field::new(HANDLE_COLUMN, handle_type, false),
         ];
-        fields.extend(columns.iter().map(|c| Field::new(&c.name, c.kind.data_type(), c.nullable)));
+        fields.extend(
+            columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.kind.data_type(), c.nullable)),
+        );
         Ok(Self {
             table_id: info.id,
             name: table,
@@ -327,7 +353,10 @@ fn is_virtual(c: &ColumnInfo) -> bool {
 }
 
 fn is_integer(t: u8) -> bool {
-    matches!(t, tp::TINY | tp::SHORT | tp::INT24 | tp::LONG | tp::LONGLONG)
+    matches!(
+        t,
+        tp::TINY | tp::SHORT | tp::INT24 | tp::LONG | tp::LONGLONG
+    )
 }
 
 fn is_binary_charset(c: &ColumnInfo) -> bool {
@@ -387,11 +416,41 @@ fn out_kind(c: &ColumnInfo, mapping: TypeMapping) -> Option<OutKind> {
                 OutKind::Int64
             }
         }
-        tp::TINY => if unsigned { OutKind::Int16 } else { OutKind::Int8 },
-        tp::SHORT => if unsigned { OutKind::Int32 } else { OutKind::Int16 },
-        tp::INT24 | tp::LONG => if unsigned { OutKind::Int64 } else { OutKind::Int32 },
-        tp::LONGLONG => if unsigned { OutKind::UintDecimal128 } else { OutKind::Int64 },
-        tp::FLOAT => if typed { OutKind::Float32 } else { OutKind::Float64 },
+        tp::TINY => {
+            if unsigned {
+                OutKind::Int16
+            } else {
+                OutKind::Int8
+            }
+        }
+        tp::SHORT => {
+            if unsigned {
+                OutKind::Int32
+            } else {
+                OutKind::Int16
+            }
+        }
+        tp::INT24 | tp::LONG => {
+            if unsigned {
+                OutKind::Int64
+            } else {
+                OutKind::Int32
+            }
+        }
+        tp::LONGLONG => {
+            if unsigned {
+                OutKind::UintDecimal128
+            } else {
+                OutKind::Int64
+            }
+        }
+        tp::FLOAT => {
+            if typed {
+                OutKind::Float32
+            } else {
+                OutKind::Float64
+            }
+        }
         tp::DOUBLE => OutKind::Float64,
         tp::NEWDECIMAL => {
             let precision = u8::try_from(ft.flen).ok().filter(|p| (1..=38).contains(p));
@@ -401,13 +460,42 @@ fn out_kind(c: &ColumnInfo, mapping: TypeMapping) -> Option<OutKind> {
                 _ => OutKind::DecimalText,
             }
         }
-        tp::DATE | tp::NEWDATE => if typed { OutKind::Date32 } else { OutKind::DateText },
-        tp::DATETIME => if typed { OutKind::TimestampMicros { utc: false } } else { OutKind::DatetimeText },
-        tp::TIMESTAMP => if typed { OutKind::TimestampMicros { utc: true } } else { OutKind::DatetimeText },
+        tp::DATE | tp::NEWDATE => {
+            if typed {
+                OutKind::Date32
+            } else {
+                OutKind::DateText
+            }
+        }
+        tp::DATETIME => {
+            if typed {
+                OutKind::TimestampMicros { utc: false }
+            } else {
+                OutKind::DatetimeText
+            }
+        }
+        tp::TIMESTAMP => {
+            if typed {
+                OutKind::TimestampMicros { utc: true }
+            } else {
+                OutKind::DatetimeText
+            }
+        }
         tp::DURATION => OutKind::TimeText,
-        tp::YEAR => if typed { OutKind::Int16 } else { OutKind::Int64 },
-        tp::VARCHAR | tp::VAR_STRING | tp::STRING | tp::TINY_BLOB | tp::MEDIUM_BLOB
-        | tp::LONG_BLOB | tp::BLOB => {
+        tp::YEAR => {
+            if typed {
+                OutKind::Int16
+            } else {
+                OutKind::Int64
+            }
+        }
+        tp::VARCHAR
+        | tp::VAR_STRING
+        | tp::STRING
+        | tp::TINY_BLOB
+        | tp::MEDIUM_BLOB
+        | tp::LONG_BLOB
+        | tp::BLOB => {
             if is_binary_charset(c) {
                 OutKind::Binary
             } else {
@@ -415,13 +503,27 @@ fn out_kind(c: &ColumnInfo, mapping: TypeMapping) -> Option<OutKind> {
             }
         }
         tp::JSON => OutKind::JsonText,
-        tp::ENUM => if typed { OutKind::EnumDict } else { OutKind::EnumText },
+        tp::ENUM => {
+            if typed {
+                OutKind::EnumDict
+            } else {
+                OutKind::EnumText
+            }
+        }
         tp::SET => OutKind::SetText,
         tp::BIT => {
             let bits = ft.flen.clamp(1, 64);
-            OutKind::Bit { width: u8::try_from((bits + 7) / 8).ok()? }
+            OutKind::Bit {
+                width: u8::try_from((bits + 7) / 8).ok()?,
+            }
         }
-        tp::VECTOR_FLOAT32 => if typed { OutKind::VectorList } else { OutKind::VectorText },
+        tp::VECTOR_FLOAT32 => {
+            if typed {
+                OutKind::VectorList
+            } else {
+                OutKind::VectorText
+            }
+        }
         _ => return None,
     })
 }

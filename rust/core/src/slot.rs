@@ -10,7 +10,11 @@ use crate::time::DateTime;
 fn mismatch(spec: &ColumnSpec, d: &Datum<'_>) -> CodecError {
     CodecError::InvalidValue {
         what: "datum",
-        detail: format!("flag {} does not fit a column of type code {}", d.flag(), spec.tp),
+        detail: format!(
+            "flag {} does not fit a column of type code {}",
+            d.flag(),
+            spec.tp
+        ),
     }
 }
 
@@ -112,7 +116,12 @@ fn parse_duration(s: &str) -> Option<i64> {
     let micro: i64 = if frac.is_empty() {
         0
     } else {
-        frac.chars().chain("000000".chars()).take(6).collect::<String>().parse().ok()?
+        frac.chars()
+            .chain("000000".chars())
+            .take(6)
+            .collect::<String>()
+            .parse()
+            .ok()?
     };
     let ns = ((h * 3600 + m * 60 + sec) * 1_000_000 + micro).checked_mul(1000)?;
     Some(if neg { -ns } else { ns })
@@ -142,15 +151,22 @@ pub fn default_to_slot(spec: &ColumnSpec, value: &DefaultValue) -> Result<Vec<u8
         tp::TINY | tp::SHORT | tp::INT24 | tp::LONG | tp::LONGLONG | tp::YEAR => {
             let t = text.trim();
             if spec.unsigned() {
-                let v: u64 = t.parse().map_err(|_| bad_default(spec, &text, "not an unsigned integer"))?;
+                let v: u64 = t
+                    .parse()
+                    .map_err(|_| bad_default(spec, &text, "not an unsigned integer"))?;
                 write_compact_u64(&mut out, v);
             } else {
-                let v: i64 = t.parse().map_err(|_| bad_default(spec, &text, "not an integer"))?;
+                let v: i64 = t
+                    .parse()
+                    .map_err(|_| bad_default(spec, &text, "not an integer"))?;
                 write_compact_i64(&mut out, v);
             }
         }
         tp::FLOAT | tp::DOUBLE => {
-            let v: f64 = text.trim().parse().map_err(|_| bad_default(spec, &text, "not a number"))?;
+            let v: f64 = text
+                .trim()
+                .parse()
+                .map_err(|_| bad_default(spec, &text, "not a number"))?;
             out.extend_from_slice(&f64_to_cmp_u64(v).to_be_bytes());
         }
         tp::NEWDECIMAL => {
@@ -164,7 +180,8 @@ pub fn default_to_slot(spec: &ColumnSpec, value: &DefaultValue) -> Result<Vec<u8
             write_compact_u64(&mut out, dt.to_packed());
         }
         tp::DURATION => {
-            let ns = parse_duration(text.trim()).ok_or_else(|| bad_default(spec, &text, "not a time"))?;
+            let ns = parse_duration(text.trim())
+                .ok_or_else(|| bad_default(spec, &text, "not a time"))?;
             write_compact_i64(&mut out, ns);
         }
         tp::ENUM => {
@@ -182,7 +199,8 @@ pub fn default_to_slot(spec: &ColumnSpec, value: &DefaultValue) -> Result<Vec<u8
         tp::SET => {
             let mut mask = 0u64;
             for name in text.split(',').filter(|n| !n.is_empty()) {
-                let i = spec.elems
+                let i = spec
+                    .elems
                     .iter()
                     .position(|e| e.eq_ignore_ascii_case(name))
                     .ok_or_else(|| bad_default(spec, &text, "not a set element"))?;
@@ -191,11 +209,18 @@ pub fn default_to_slot(spec: &ColumnSpec, value: &DefaultValue) -> Result<Vec<u8
             write_compact_u64(&mut out, mask);
         }
         tp::BIT => {
-            let v: u64 = text.trim().parse().map_err(|_| bad_default(spec, &text, "not a BIT value"))?;
+            let v: u64 = text
+                .trim()
+                .parse()
+                .map_err(|_| bad_default(spec, &text, "not a BIT value"))?;
             write_compact_u64(&mut out, v);
         }
         tp::JSON | tp::VECTOR_FLOAT32 => {
-            return Err(bad_default(spec, &text, "literal defaults of this type are not supported"));
+            return Err(bad_default(
+                spec,
+                &text,
+                "literal defaults of this type are not supported",
+            ));
         }
         _ => out.extend_from_slice(text.as_bytes()),
     }

@@ -32,11 +32,26 @@ pub struct FieldType {
     pub flen: i64,
     #[serde(rename = "Decimal", alias = "decimal", default)]
     pub decimal: i64,
-    #[serde(rename = "Charset", alias = "charset", default, deserialize_with = "null_default")]
+    #[serde(
+        rename = "Charset",
+        alias = "charset",
+        default,
+        deserialize_with = "null_default"
+    )]
     pub charset: String,
-    #[serde(rename = "Collate", alias = "collate", default, deserialize_with = "null_default")]
+    #[serde(
+        rename = "Collate",
+        alias = "collate",
+        default,
+        deserialize_with = "null_default"
+    )]
     pub collate: String,
-    #[serde(rename = "Elems", alias = "elems", default, deserialize_with = "null_default")]
+    #[serde(
+        rename = "Elems",
+        alias = "elems",
+        default,
+        deserialize_with = "null_default"
+    )]
     pub elems: Vec<String>,
     #[serde(rename = "Array", alias = "array", default)]
     pub array: bool,

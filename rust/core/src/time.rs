@@ -46,7 +46,8 @@ impl DateTime {
     /// The packed u64 form.
     pub fn to_packed(&self) -> u64 {
         let ymd = ((u64::from(self.year) * 13 + u64::from(self.month)) << 5) | u64::from(self.day);
-        let hms = (u64::from(self.hour) << 12) | (u64::from(self.minute) << 6) | u64::from(self.second);
+        let hms =
+            (u64::from(self.hour) << 12) | (u64::from(self.minute) << 6) | u64::from(self.second);
         (((ymd << 17) | hms) << 24) | u64::from(self.micro)
     }
 
@@ -126,7 +127,11 @@ impl DateTime {
     /// Days since 1970-01-01 (Arrow date32); `None` for zero dates, month or
     /// day 0, and days past the end of the month.
     pub fn days_since_epoch(&self) -> Option<i32> {
-        let (y, m, d) = (i64::from(self.year), i64::from(self.month), i64::from(self.day));
+        let (y, m, d) = (
+            i64::from(self.year),
+            i64::from(self.month),
+            i64::from(self.day),
+        );
         if m == 0 || d == 0 || d > i64::from(days_in_month(self.year, self.month)) {
             return None;
         }
@@ -144,7 +149,8 @@ impl DateTime {
     /// [`DateTime::days_since_epoch`] is `None`.
     pub fn micros_since_epoch(&self) -> Option<i64> {
         let days = i64::from(self.days_since_epoch()?);
-        let secs = i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second);
+        let secs =
+            i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second);
         Some(days * MICROS_PER_DAY + secs * 1_000_000 + i64::from(self.micro))
     }
 }
@@ -162,7 +168,10 @@ fn days_in_month(year: u16, month: u8) -> u8 {
 #[inline]
 fn check_fsp(fsp: u8) -> Result<()> {
     if fsp > MAX_FSP {
-        return Err(CodecError::invalid("fsp", format!("{fsp} is above {MAX_FSP}")));
+        return Err(CodecError::invalid(
+            "fsp",
+            format!("{fsp} is above {MAX_FSP}"),
+        ));
     }
     Ok(())
 }
@@ -248,14 +257,26 @@ mod tests {
     #[test]
     fn packed_examples() {
         assert_eq!(date_text(0x19b2_ba00_0000_0000), "2024-02-29");
-        assert_eq!(datetime_text(0x19b1_ff7e_fb0f_423f, 6), "2023-12-31 23:59:59.999999");
-        assert_eq!(datetime_text(0x199e_e633_8700_0000, 0), "2018-01-19 03:14:07");
+        assert_eq!(
+            datetime_text(0x19b1_ff7e_fb0f_423f, 6),
+            "2023-12-31 23:59:59.999999"
+        );
+        assert_eq!(
+            datetime_text(0x199e_e633_8700_0000, 0),
+            "2018-01-19 03:14:07"
+        );
         assert_eq!(datetime_text(0, 0), "0000-00-00 00:00:00");
         assert_eq!(datetime_text(0, 6), "0000-00-00 00:00:00.000000");
         assert_eq!(date_text(0x19a5_0000_0000_0000), "2020-00-00");
         // DATETIME(3) of 12:34:56.789.
-        assert_eq!(datetime_text(0x19b2_bac8_b80c_0a08, 3), "2024-02-29 12:34:56.789");
-        assert_eq!(datetime_text(0x19b2_bac8_b80c_0a08, 2), "2024-02-29 12:34:56.78");
+        assert_eq!(
+            datetime_text(0x19b2_bac8_b80c_0a08, 3),
+            "2024-02-29 12:34:56.789"
+        );
+        assert_eq!(
+            datetime_text(0x19b2_bac8_b80c_0a08, 2),
+            "2024-02-29 12:34:56.78"
+        );
     }
 
     #[test]
@@ -308,7 +329,12 @@ mod tests {
         };
         assert_eq!(before.micros_since_epoch(), Some(-3_600_000_000));
         assert_eq!(DateTime::from_packed(0).unwrap().days_since_epoch(), None);
-        assert_eq!(DateTime::from_packed(0x19a5_0000_0000_0000).unwrap().days_since_epoch(), None);
+        assert_eq!(
+            DateTime::from_packed(0x19a5_0000_0000_0000)
+                .unwrap()
+                .days_since_epoch(),
+            None
+        );
         let feb30 = DateTime {
             year: 2023,
             month: 2,

@@ -172,7 +172,10 @@ mod tests {
         let r = round_trip("50f8ffa2fafbd7cb9606760f800002000000020301000300076869");
         assert_eq!(r.write_type, WriteType::Put);
         assert_eq!(r.start_ts, 445063339262394360);
-        assert_eq!(r.short_value, Some(&hex("800002000000020301000300076869")[..]));
+        assert_eq!(
+            r.short_value,
+            Some(&hex("800002000000020301000300076869")[..])
+        );
     }
 
     #[test]
@@ -182,7 +185,13 @@ mod tests {
         assert_eq!(r.gc_fence, Some(1234567));
         let r = round_trip("4cc8036c00000000000001590b");
         assert_eq!(r.write_type, WriteType::Lock);
-        assert_eq!(r.last_change, Some(LastChange { ts: 345, versions: 11 }));
+        assert_eq!(
+            r.last_change,
+            Some(LastChange {
+                ts: 345,
+                versions: 11
+            })
+        );
         let r = round_trip("4cc8035301");
         assert_eq!(r.txn_source, Some(1));
         let r = round_trip("52808080808020760170");
@@ -200,7 +209,10 @@ mod tests {
     fn errors() {
         assert_eq!(
             WriteRecord::parse(&hex("507b7a")),
-            Err(CodecError::UnknownWriteTag { tag: b'z', offset: 2 })
+            Err(CodecError::UnknownWriteTag {
+                tag: b'z',
+                offset: 2
+            })
         );
         assert_eq!(
             WriteRecord::parse(&hex("587b")),

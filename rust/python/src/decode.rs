@@ -31,11 +31,15 @@ impl TableDecoder {
     #[pyo3(signature = (table_info_json, type_mapping = "compat"))]
     fn new(table_info_json: &[u8], type_mapping: &str) -> PyResult<Self> {
         let mapping = TypeMapping::parse(type_mapping).ok_or_else(|| {
-            PyValueError::new_err(format!("type mapping must be compat or typed, got {type_mapping:?}"))
+            PyValueError::new_err(format!(
+                "type mapping must be compat or typed, got {type_mapping:?}"
+            ))
         })?;
         let schema = TableSchema::from_json(table_info_json, mapping)
             .map_err(|e| SchemaError::new_err(e.to_string()))?;
-        Ok(Self { schema: Arc::new(schema) })
+        Ok(Self {
+            schema: Arc::new(schema),
+        })
     }
 
     #[getter]
@@ -99,11 +103,22 @@ impl SstScan {
         let name = name.unwrap_or_else(|| write_sst.display().to_string());
         let inner = py.detach(move || -> PyResult<scan::SstScan> {
             let write = sst::SstReader::open(&write_sst).map_err(sst_error)?;
-            let default = default_sst.map(sst::SstReader::open).transpose().map_err(sst_error)?;
-            scan::SstScan::open(&name, &write, default.as_ref(), schemas, ScanOptions { batch_rows })
-                .map_err(|e| RowDecodeError::new_err(e.to_string()))
+            let default = default_sst
+                .map(sst::SstReader::open)
+                .transpose()
+                .map_err(sst_error)?;
+            scan::SstScan::open(
+                &name,
+                &write,
+                default.as_ref(),
+                schemas,
+                ScanOptions { batch_rows },
+            )
+            .map_err(|e| RowDecodeError::new_err(e.to_string()))
         })?;
-        Ok(Self { inner: Mutex::new(inner) })
+        Ok(Self {
+            inner: Mutex::new(inner),
+        })
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {

@@ -3,10 +3,30 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-create_exception!(_native, NativeError, PyException, "Base class of errors raised by the native core.");
-create_exception!(_native, SstReadError, NativeError, "An SST file could not be opened, read or written.");
-create_exception!(_native, RowDecodeError, NativeError, "A key or value in an SST could not be decoded.");
-create_exception!(_native, SchemaError, NativeError, "A TableInfo could not be turned into an output schema.");
+create_exception!(
+    _native,
+    NativeError,
+    PyException,
+    "Base class of errors raised by the native core."
+);
+create_exception!(
+    _native,
+    SstReadError,
+    NativeError,
+    "An SST file could not be opened, read or written."
+);
+create_exception!(
+    _native,
+    RowDecodeError,
+    NativeError,
+    "A key or value in an SST could not be decoded."
+);
+create_exception!(
+    _native,
+    SchemaError,
+    NativeError,
+    "A TableInfo could not be turned into an output schema."
+);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();

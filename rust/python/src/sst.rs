@@ -31,10 +31,19 @@ fn write_sst(
     if entries.is_empty() {
         return Err(PyValueError::new_err("an SST needs at least one entry"));
     }
-    let opts = SstWriteOptions { compression, whole_key_filtering, format_version, ..Default::default() };
+    let opts = SstWriteOptions {
+        compression,
+        whole_key_filtering,
+        format_version,
+        ..Default::default()
+    };
     py.detach(|| {
-        sst::write_sst(&path, entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())), &opts)
-            .map_err(sst_error)?;
+        sst::write_sst(
+            &path,
+            entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+            &opts,
+        )
+        .map_err(sst_error)?;
         std::fs::metadata(&path)
             .map(|m| m.len())
             .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))
@@ -51,7 +60,9 @@ struct SstReader {
 impl SstReader {
     #[new]
     fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let inner = py.detach(|| sst::SstReader::open(&path)).map_err(sst_error)?;
+        let inner = py
+            .detach(|| sst::SstReader::open(&path))
+            .map_err(sst_error)?;
         Ok(Self { inner })
     }
 
@@ -67,7 +78,8 @@ impl SstReader {
 
     /// Verifies every block checksum; raises `SstReadError` on corruption.
     fn verify_checksum(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.inner.verify_checksum()).map_err(sst_error)
+        py.detach(|| self.inner.verify_checksum())
+            .map_err(sst_error)
     }
 
     /// Table properties, standard and user-collected, as `{name: bytes}`.
@@ -79,9 +91,28 @@ impl SstReader {
         Ok(d)
     }
 
+    /// Scans every entry without copying it out: `(entries, key bytes, value
+    /// bytes)`. The raw read rate of an SST, for benchmarks and checks.
+    fn scan(&self, py: Python<'_>) -> PyResult<(u64, u64, u64)> {
+        py.detach(|| -> Result<_, sst::SstError> {
+            let (mut n, mut kb, mut vb) = (0u64, 0u64, 0u64);
+            let mut it = self.inner.entries()?;
+            while let Some((k, v)) = it.next_entry()? {
+                n += 1;
+                kb += k.len() as u64;
+                vb += v.len() as u64;
+            }
+            Ok((n, kb, vb))
+        })
+        .map_err(sst_error)
+    }
+
     /// All `(key, value)` entries in key order, copied into Python bytes.
     /// Meant for tools and tests; the exporter decodes inside Rust.
-    fn entries<'py>(&self, py: Python<'py>) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
+    fn entries<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
         let raw: Vec<(Vec<u8>, Vec<u8>)> = py
             .detach(|| -> Result<_, sst::SstError> {
                 let mut out = Vec::new();
@@ -92,6 +123,9 @@ impl SstReader {
                 Ok(out)
             })
             .map_err(sst_error)?;
-        Ok(raw.into_iter().map(|(k, v)| (PyBytes::new(py, &k), PyBytes::new(py, &v))).collect())
+        Ok(raw
+            .into_iter()
+            .map(|(k, v)| (PyBytes::new(py, &k), PyBytes::new(py, &v)))
+            .collect())
     }
 }

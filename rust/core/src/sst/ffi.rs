@@ -39,7 +39,9 @@ pub fn take_error(err: *mut c_char) -> Option<String> {
         return None;
     }
     // SAFETY: the shim returns NUL-terminated strings from malloc.
-    let msg = unsafe { std::ffi::CStr::from_ptr(err) }.to_string_lossy().into_owned();
+    let msg = unsafe { std::ffi::CStr::from_ptr(err) }
+        .to_string_lossy()
+        .into_owned();
     // SAFETY: allocated by the shim's malloc; freed exactly once here.
     unsafe { brpq_free_error(err) };
     Some(msg)

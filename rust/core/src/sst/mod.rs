@@ -6,7 +6,7 @@ mod reader;
 mod writer;
 
 pub use reader::{SstEntries, SstReader};
-pub use writer::{SstCompression, SstWriteOptions, write_sst};
+pub use writer::{write_sst, SstCompression, SstWriteOptions};
 
 /// An error from RocksDB while opening, scanning or writing an SST.
 #[derive(Debug, thiserror::Error)]

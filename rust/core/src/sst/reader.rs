@@ -41,9 +41,15 @@ impl SstReader {
             return Err(SstError { path, message });
         }
         if raw.is_null() {
-            return Err(SstError { path, message: "cannot open SST".into() });
+            return Err(SstError {
+                path,
+                message: "cannot open SST".into(),
+            });
         }
-        Ok(Self { raw: Arc::new(RawHandle(raw)), path })
+        Ok(Self {
+            raw: Arc::new(RawHandle(raw)),
+            path,
+        })
     }
 
     pub fn path(&self) -> &str {
@@ -96,14 +102,21 @@ impl SstReader {
         }
         // SAFETY: it is a fresh iterator.
         unsafe { ffi::brpq_sst_iter_seek_to_first(it) };
-        Ok(SstEntries { raw: it, _reader: Arc::clone(&self.raw), path: self.path.clone(), started: false })
+        Ok(SstEntries {
+            raw: it,
+            _reader: Arc::clone(&self.raw),
+            path: self.path.clone(),
+            started: false,
+        })
     }
 
     fn error(&self, message: String) -> SstError {
-        SstError { path: self.path.clone(), message }
+        SstError {
+            path: self.path.clone(),
+            message,
+        }
     }
 }
-
 
 /// Splits one (u32 LE length, bytes) part off the shim's property buffer.
 fn take_part<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
@@ -112,6 +125,9 @@ fn take_part<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     *rest = &rest[4 + len..];
     Some(part)
 }
+
+/// A `(key, value)` pair borrowed from an SST iterator.
+pub type Entry<'a> = (&'a [u8], &'a [u8]);
 
 /// A lending iterator over `(key, value)` slices. A slice is valid until the
 /// next call to [`SstEntries::next_entry`] or [`SstEntries::seek`].
@@ -130,7 +146,7 @@ impl SstEntries {
     /// Advances and returns the next entry, `Ok(None)` at the end.
     #[inline]
     #[allow(clippy::should_implement_trait)]
-    pub fn next_entry(&mut self) -> Result<Option<(&[u8], &[u8])>, SstError> {
+    pub fn next_entry(&mut self) -> Result<Option<Entry<'_>>, SstError> {
         if self.started {
             // SAFETY: raw is a live iterator.
             unsafe { ffi::brpq_sst_iter_next(self.raw) };
@@ -148,7 +164,7 @@ impl SstEntries {
 
     /// The entry at the current position without advancing.
     #[inline]
-    pub fn current(&self) -> Result<Option<(&[u8], &[u8])>, SstError> {
+    pub fn current(&self) -> Result<Option<Entry<'_>>, SstError> {
         let (mut k, mut kl, mut v, mut vl) = (ptr::null(), 0usize, ptr::null(), 0usize);
         // SAFETY: out-pointers are valid; raw is a live iterator.
         let valid = unsafe { ffi::brpq_sst_iter_entry(self.raw, &mut k, &mut kl, &mut v, &mut vl) };
@@ -156,7 +172,10 @@ impl SstEntries {
             // SAFETY: raw is a live iterator.
             let err = unsafe { ffi::brpq_sst_iter_status(self.raw) };
             return match ffi::take_error(err) {
-                Some(message) => Err(SstError { path: self.path.clone(), message }),
+                Some(message) => Err(SstError {
+                    path: self.path.clone(),
+                    message,
+                }),
                 None => Ok(None),
             };
         }

@@ -30,7 +30,7 @@ from .proto import brpb_pb2 as brpb
 from .storage import Storage
 from .tables import TableTarget, select_tables
 
-log = logging.getLogger("br_parquet.export")
+log = logging.getLogger("br_parquet.job")
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,17 @@ class ExportSummary:
         return {n: sanitize(n) for n in sorted(names) if sanitize(n) != n}
 
 
-def _bounded(executor: ThreadPoolExecutor, tasks: Sequence[SstTask], limit: int,
-             run: _TaskRunner) -> Iterator[Future[list[WrittenObject]]]:
+@dataclass(frozen=True)
+class TaskResult:
+    objects: list[WrittenObject]
+    stats: dict[str, int]
+
+
+def _bounded(
+    executor: ThreadPoolExecutor, tasks: Sequence[SstTask], limit: int, run: _TaskRunner
+) -> Iterator[Future[TaskResult]]:
     """Submits tasks keeping at most `limit` in flight; yields finished futures."""
-    pending: set[Future[list[WrittenObject]]] = set()
+    pending: set[Future[TaskResult]] = set()
     queue = iter(tasks)
     while True:
         while len(pending) < limit:
@@ -120,17 +127,22 @@ def _bounded(executor: ThreadPoolExecutor, tasks: Sequence[SstTask], limit: int,
 
 
 class _TaskRunner:
-    def __init__(self, opts: ExportOptions, input_storage: Storage, output_storage: Storage,
-                 targets: list[TableTarget], workdir: Path, summary: ExportSummary) -> None:
+    def __init__(
+        self,
+        opts: ExportOptions,
+        input_storage: Storage,
+        output_storage: Storage,
+        targets: list[TableTarget],
+        workdir: Path,
+    ) -> None:
         self.opts = opts
         self.input = input_storage
         self.output = output_storage
         self.targets = targets
         self.workdir = workdir
-        self.summary = summary
         self.parquet = ParquetOptions(opts.row_group_size, opts.compression)
 
-    def __call__(self, task: SstTask) -> list[WrittenObject]:
+    def __call__(self, task: SstTask) -> TaskResult:
         tmp = Path(tempfile.mkdtemp(prefix="sst-", dir=self.workdir))
         try:
             return self._run(task, tmp)
@@ -145,7 +157,7 @@ class _TaskRunner:
         log.debug("downloaded %s (%d bytes) in %.3fs", f.name, f.size, time.monotonic() - started)
         return path
 
-    def _run(self, task: SstTask, tmp: Path) -> list[WrittenObject]:
+    def _run(self, task: SstTask, tmp: Path) -> TaskResult:
         write_path = self._fetch(task.write, tmp / "write.sst")
         default_path = self._fetch(task.default, tmp / "default.sst") if task.default else None
         targets = [self.targets[i] for i in task.tables]
@@ -176,10 +188,10 @@ class _TaskRunner:
             name = parquet_object_name(self.opts.output_prefix, target.db, target.name, task.name)
             size = writer.path.stat().st_size
             self.output.put_file(name, writer.path)
-            written.append(WrittenObject(name, task.name, target.db, target.name,
-                                         target.table_id, rows, size))
-        self.summary.scan_stats.update(scan.stats())
-        return written
+            written.append(
+                WrittenObject(name, task.name, target.db, target.name, target.table_id, rows, size)
+            )
+        return TaskResult(written, scan.stats())
 
 
 def export(opts: ExportOptions) -> ExportSummary:
@@ -188,20 +200,26 @@ def export(opts: ExportOptions) -> ExportSummary:
     input_storage = Storage(opts.input)
     output_storage = Storage(opts.output)
     meta: BackupMeta = load_backupmeta(input_storage, cipher=opts.cipher)
-    targets = select_tables(meta, filters=opts.filters, table_ids=opts.table_ids,
-                            type_mapping=opts.type_mapping)
+    targets = select_tables(
+        meta, filters=opts.filters, table_ids=opts.table_ids, type_mapping=opts.type_mapping
+    )
     plan: Plan = plan_tasks(meta.data_files, targets)
     summary = ExportSummary(tables=targets, tasks=len(plan.tasks), skipped_files=plan.skipped_files)
-    log.info("exporting %d tables from %d SST tasks (%d files skipped)",
-             len(targets), len(plan.tasks), plan.skipped_files)
+    log.info(
+        "exporting %d tables from %d SST tasks (%d files skipped)",
+        len(targets),
+        len(plan.tasks),
+        plan.skipped_files,
+    )
     workdir = Path(tempfile.mkdtemp(prefix="br-parquet-"))
-    runner = _TaskRunner(opts, input_storage, output_storage, targets, workdir, summary)
+    runner = _TaskRunner(opts, input_storage, output_storage, targets, workdir)
     try:
-        with ThreadPoolExecutor(max_workers=opts.sst_concurrency,
-                                thread_name_prefix="sst") as pool:
+        with ThreadPoolExecutor(max_workers=opts.sst_concurrency, thread_name_prefix="sst") as pool:
             try:
                 for fut in _bounded(pool, plan.tasks, opts.sst_concurrency, runner):
-                    summary.objects.extend(fut.result())
+                    result = fut.result()
+                    summary.objects.extend(result.objects)
+                    summary.scan_stats.update(result.stats)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise

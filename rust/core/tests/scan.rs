@@ -1,0 +1,289 @@
+//! One SST through the whole decode path: write-CF records (short values and
+//! default-CF values), index entries, other tables → Arrow batches.
+#![cfg(feature = "sst")]
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use br_parquet_core::keys::{encode_key, encode_record_key_int, DataPrefix};
+use br_parquet_core::number::f64_to_cmp_u64;
+use br_parquet_core::row_v2;
+use br_parquet_core::scan::{ScanOptions, SstScan};
+use br_parquet_core::schema::{TableSchema, TypeMapping};
+use br_parquet_core::sst::{write_sst, SstReader, SstWriteOptions};
+use br_parquet_core::write_cf::{WriteRecord, WriteType};
+
+const COMMIT_TS: u64 = 445_063_339_262_394_369;
+const START_TS: u64 = COMMIT_TS - 7;
+
+fn table_json(id: i64) -> String {
+    // `id BIGINT PRIMARY KEY` (the handle), `name VARCHAR(300)`, `score DOUBLE NOT NULL`.
+    format!(
+        r#"{{"id":{id},"name":{{"O":"t{id}","L":"t{id}"}},"pk_is_handle":true,"cols":[
+        {{"id":1,"name":{{"O":"id","L":"id"}},"offset":0,"state":5,
+          "type":{{"Tp":8,"Flag":4099,"Flen":20,"Decimal":0,"Charset":"binary","Collate":"binary","Elems":null}}}},
+        {{"id":2,"name":{{"O":"name","L":"name"}},"offset":1,"state":5,
+          "type":{{"Tp":15,"Flag":0,"Flen":300,"Decimal":0,"Charset":"utf8mb4","Collate":"utf8mb4_bin","Elems":null}}}},
+        {{"id":3,"name":{{"O":"score","L":"score"}},"offset":2,"state":5,
+          "type":{{"Tp":5,"Flag":1,"Flen":22,"Decimal":-1,"Charset":"binary","Collate":"binary","Elems":null}}}}
+        ],"index_info":[]}}"#
+    )
+}
+
+fn row(name: Option<&str>, score: f64) -> Vec<u8> {
+    let score = f64_to_cmp_u64(score).to_be_bytes();
+    let mut out = Vec::new();
+    row_v2::encode(&[(2, name.map(str::as_bytes)), (3, Some(&score))], &mut out);
+    out
+}
+
+fn data_key(raw: &[u8], ts: u64) -> Vec<u8> {
+    let mut k = Vec::new();
+    encode_key(raw, ts, DataPrefix::Z, &mut k);
+    k
+}
+
+fn record_key(table: i64, handle: i64) -> Vec<u8> {
+    let mut raw = Vec::new();
+    encode_record_key_int(table, handle, &mut raw);
+    raw
+}
+
+fn put(short: Option<&[u8]>) -> Vec<u8> {
+    let mut rec = WriteRecord::new(WriteType::Put, START_TS);
+    rec.short_value = short;
+    let mut out = Vec::new();
+    rec.encode(&mut out).unwrap();
+    out
+}
+
+struct Fixture {
+    _dir: tempdir::TempDir,
+    write: SstReader,
+    default: SstReader,
+}
+
+fn fixture(extra: &[(Vec<u8>, Vec<u8>)]) -> Fixture {
+    let dir = tempdir::TempDir::new();
+    let long = "y".repeat(280);
+    let mut write: Vec<(Vec<u8>, Vec<u8>)> = vec![];
+    let mut default: Vec<(Vec<u8>, Vec<u8>)> = vec![];
+    // Table 50: three rows, one stored in the default CF; one index entry.
+    let mut index = b"t".to_vec();
+    index.extend_from_slice(&record_key(50, 0)[1..9]);
+    index.extend_from_slice(
+        b"_i\x80\x00\x00\x00\x00\x00\x00\x01\x03\x80\x00\x00\x00\x00\x00\x00\x01",
+    );
+    write.push((data_key(&index, COMMIT_TS), put(Some(b"0"))));
+    for (h, name, score) in [(-3i64, Some("a"), 1.5), (7, None, -2.0)] {
+        write.push((
+            data_key(&record_key(50, h), COMMIT_TS),
+            put(Some(&row(name, score))),
+        ));
+    }
+    let big = row(Some(&long), 9.25);
+    write.push((data_key(&record_key(50, 9), COMMIT_TS), put(None)));
+    default.push((data_key(&record_key(50, 9), START_TS), big));
+    // Table 51 (not selected).
+    write.push((
+        data_key(&record_key(51, 1), COMMIT_TS),
+        put(Some(&row(Some("b"), 0.0))),
+    ));
+    write.extend(extra.iter().cloned());
+    write.sort();
+    let wp = dir.path().join("w.sst");
+    let dp = dir.path().join("d.sst");
+    write_sst(
+        &wp,
+        write.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        &SstWriteOptions::default(),
+    )
+    .unwrap();
+    write_sst(
+        &dp,
+        default.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        &SstWriteOptions::default(),
+    )
+    .unwrap();
+    Fixture {
+        write: SstReader::open(&wp).unwrap(),
+        default: SstReader::open(&dp).unwrap(),
+        _dir: dir,
+    }
+}
+
+fn scan_all(
+    f: &Fixture,
+    mapping: TypeMapping,
+) -> (Vec<RecordBatch>, br_parquet_core::scan::ScanStats) {
+    let schema = Arc::new(TableSchema::from_json(table_json(50).as_bytes(), mapping).unwrap());
+    let mut scan = SstScan::open(
+        "w.sst",
+        &f.write,
+        Some(&f.default),
+        vec![schema],
+        ScanOptions { batch_rows: 2 },
+    )
+    .unwrap();
+    let mut out = vec![];
+    while let Some((idx, batch)) = scan.next_batch().unwrap() {
+        assert_eq!(idx, 0);
+        out.push(batch);
+    }
+    (out, scan.stats())
+}
+
+#[test]
+fn rows_come_from_short_values_and_the_default_cf() {
+    let f = fixture(&[]);
+    let (batches, stats) = scan_all(&f, TypeMapping::Compat);
+    assert_eq!(
+        batches
+            .iter()
+            .map(RecordBatch::num_rows)
+            .collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+    let all = arrow_select_concat(&batches);
+    let ids: Vec<i64> = all.column(2).as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!(ids, vec![-3, 7, 9]);
+    let handles: Vec<i64> = all.column(1).as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!(handles, ids);
+    let names = all.column(3).as_string::<i32>();
+    assert_eq!(names.value(0), "a");
+    assert!(names.is_null(1));
+    assert_eq!(names.value(2).len(), 280);
+    let scores: Vec<f64> = all
+        .column(4)
+        .as_primitive::<Float64Type>()
+        .values()
+        .to_vec();
+    assert_eq!(scores, vec![1.5, -2.0, 9.25]);
+    assert_eq!(stats.rows, 3);
+    assert_eq!(stats.index_kvs, 1);
+    assert_eq!(stats.unselected_kvs, 1);
+    assert_eq!(stats.default_cf_values, 1);
+}
+
+fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
+    arrow_select::concat::concat_batches(&batches[0].schema(), batches).unwrap()
+}
+
+#[test]
+fn corrupted_row_names_sst_key_and_column() {
+    // Row with a 3-byte score slot: not a valid DOUBLE.
+    let mut bad = Vec::new();
+    row_v2::encode(&[(2, Some(b"z")), (3, Some(&[1, 2, 3]))], &mut bad);
+    let key = data_key(&record_key(50, 100), COMMIT_TS);
+    let f = fixture(&[(key.clone(), put(Some(&bad)))]);
+    let schema =
+        Arc::new(TableSchema::from_json(table_json(50).as_bytes(), TypeMapping::Compat).unwrap());
+    let mut scan = SstScan::open(
+        "w.sst",
+        &f.write,
+        Some(&f.default),
+        vec![schema],
+        ScanOptions::default(),
+    )
+    .unwrap();
+    let err = loop {
+        match scan.next_batch() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("corruption not detected"),
+            Err(e) => break e.to_string(),
+        }
+    };
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(err.contains("w.sst"), "{err}");
+    assert!(err.contains(&hex), "{err}");
+    assert!(err.contains("column score"), "{err}");
+}
+
+#[test]
+fn put_without_default_value_is_an_error() {
+    let key = data_key(&record_key(50, 200), COMMIT_TS);
+    let f = fixture(&[(key, put(None))]);
+    let schema =
+        Arc::new(TableSchema::from_json(table_json(50).as_bytes(), TypeMapping::Compat).unwrap());
+    let mut scan = SstScan::open(
+        "w.sst",
+        &f.write,
+        Some(&f.default),
+        vec![schema],
+        ScanOptions::default(),
+    )
+    .unwrap();
+    let mut err = None;
+    loop {
+        match scan.next_batch() {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => {
+                err = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let err = err.expect("missing default value must fail");
+    assert!(err.contains("no value in"), "{err}");
+}
+
+#[test]
+fn int_handle_fills_the_primary_key_column_in_typed_mode() {
+    let f = fixture(&[]);
+    let (batches, _) = scan_all(&f, TypeMapping::Typed);
+    let all = arrow_select_concat(&batches);
+    let schema = all.schema();
+    let fields: Vec<(&str, bool)> = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().as_str(), f.is_nullable()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("_tidb_table_id", false),
+            ("_tidb_handle", false),
+            ("id", false),
+            ("name", true),
+            ("score", false)
+        ]
+    );
+    // The PK is not stored in the row: it comes from the key's handle.
+    let ids: Vec<i64> = all.column(2).as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!(ids, vec![-3, 7, 9]);
+}
+
+mod tempdir {
+    use std::path::{Path, PathBuf};
+
+    /// A directory removed on drop.
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new() -> Self {
+            let p = std::env::temp_dir().join(format!(
+                "brpq-scan-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Self(p)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
