@@ -60,7 +60,7 @@ def sample_rows(rng: random.Random) -> list[tuple[object, ...]]:
             rng.random() * 1000,
             None if rng.random() < 0.2 else "note " + "x" * rng.randrange(0, 50),
             base + timedelta(seconds=rng.randrange(10**8)),
-            Decimal(rng.randrange(-10**9, 10**9)) / 100,
+            Decimal(rng.randrange(-(10**9), 10**9)) / 100,
             rng.randrange(-128, 128),
         )
         for _ in range(DISTINCT_ROWS)
@@ -92,7 +92,9 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -102,12 +104,15 @@ def main() -> int:
         t0 = time.perf_counter()
         table_json = build_sst(sst, args.rows)
         size = sst.stat().st_size
-        print(f"built {args.rows} rows into {size / 2**20:.1f} MiB zstd SST in {time.perf_counter() - t0:.1f}s")
+        took = time.perf_counter() - t0
+        print(f"built {args.rows} rows into {size / 2**20:.1f} MiB zstd SST in {took:.1f}s")
 
         reader = SstReader(sst)
         scan_s, (n, kb, vb) = timed(reader.scan, args.repeat)  # type: ignore[misc]
-        print(f"raw scan:  {n / scan_s / 1e6:6.2f} M KV/s, {(kb + vb) / scan_s / 2**20:7.1f} MiB/s "
-              f"(uncompressed), {scan_s:.3f}s")
+        print(
+            f"raw scan:  {n / scan_s / 1e6:6.2f} M KV/s, {(kb + vb) / scan_s / 2**20:7.1f} MiB/s "
+            f"(uncompressed), {scan_s:.3f}s"
+        )
 
         decoder = TableDecoder(table_json, "compat")
 
@@ -117,13 +122,17 @@ def main() -> int:
         decode_s, batches = timed(decode, args.repeat)
         rows = sum(b.num_rows for b in batches)  # type: ignore[union-attr]
         assert rows == args.rows
-        print(f"decode:    {rows / decode_s / 1e6:6.2f} M rows/s, {decode_s:.3f}s "
-              f"= {decode_s / scan_s:.2f} x raw scan")
+        print(
+            f"decode:    {rows / decode_s / 1e6:6.2f} M rows/s, {decode_s:.3f}s "
+            f"= {decode_s / scan_s:.2f} x raw scan"
+        )
 
         table = pa.Table.from_batches(batches)  # type: ignore[arg-type]
         out = work / "out.parquet"
-        write_s, _ = timed(lambda: pq.write_table(table, out, compression="snappy",
-                                                  row_group_size=8192), args.repeat)
+        write_s, _ = timed(
+            lambda: pq.write_table(table, out, compression="snappy", row_group_size=8192),
+            args.repeat,
+        )
         print(f"parquet:   {rows / write_s / 1e6:6.2f} M rows/s, {write_s:.3f}s")
 
         backup = work / "backup"
@@ -131,9 +140,19 @@ def main() -> int:
         shutil.copy(sst, backup / "1" / sst.name)
         meta = brpb.BackupMeta(cluster_id=1, end_version=COMMIT_TS)
         import hashlib
-        meta.files.add(name=f"1/{sst.name}", sha256=hashlib.sha256(sst.read_bytes()).digest(),
-                       start_key=b"t", end_key=b"u", cf="write", size=size, end_version=COMMIT_TS)
-        meta.schemas.add(db=b'{"id":1,"db_name":{"O":"bench","L":"bench"},"state":5}', table=table_json)
+
+        meta.files.add(
+            name=f"1/{sst.name}",
+            sha256=hashlib.sha256(sst.read_bytes()).digest(),
+            start_key=b"t",
+            end_key=b"u",
+            cf="write",
+            size=size,
+            end_version=COMMIT_TS,
+        )
+        meta.schemas.add(
+            db=b'{"id":1,"db_name":{"O":"bench","L":"bench"},"state":5}', table=table_json
+        )
         (backup / "backupmeta").write_bytes(meta.SerializeToString())
 
         def run_export() -> object:
@@ -141,8 +160,10 @@ def main() -> int:
             return export(str(backup), str(work / "export"), sst_concurrency=1)
 
         export_s, _ = timed(run_export, args.repeat)
-        print(f"export:    {rows / export_s / 1e6:6.2f} M rows/s, {export_s:.3f}s "
-              f"= {export_s / (decode_s + write_s):.2f} x (decode + parquet write)")
+        print(
+            f"export:    {rows / export_s / 1e6:6.2f} M rows/s, {export_s:.3f}s "
+            f"= {export_s / (decode_s + write_s):.2f} x (decode + parquet write)"
+        )
         print(f"cpu: {os.cpu_count()} cores; best of {args.repeat}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

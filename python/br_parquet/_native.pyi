@@ -5,7 +5,18 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["NativeError", "RowDecodeError", "SchemaError", "SstReadError", "SstReader", "SstScan", "TableDecoder", "__version__", "crc64_xz", "write_sst"]
+__all__ = [
+    "NativeError",
+    "RowDecodeError",
+    "SchemaError",
+    "SstReadError",
+    "SstReader",
+    "SstScan",
+    "TableDecoder",
+    "__version__",
+    "crc64_xz",
+    "write_sst",
+]
 
 __version__: str
 

@@ -107,5 +107,7 @@ SHARED_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtu
 def shared_fixtures() -> Path:
     """`../shared/fixtures` beside the checkout; tests using it skip when it is absent."""
     if not SHARED_FIXTURES.is_dir():
-        pytest.skip(f"shared fixtures not found at {SHARED_FIXTURES} (CI places shared/ beside the checkout)")
+        pytest.skip(
+            f"shared fixtures not found at {SHARED_FIXTURES}; CI places shared/ beside the checkout"
+        )
     return SHARED_FIXTURES

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from br_parquet.backupmeta import BackupMeta, decode_backupmeta, load_backupmeta
 from br_parquet.crypto import AES256_CTR, Cipher, cipher_from_options
 from br_parquet.errors import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from br_parquet.crypto import (
     AES128_CTR,
     AES192_CTR,

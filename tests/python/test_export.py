@@ -28,7 +28,8 @@ def local_b64(path: Path) -> str:
 def read_dir(root: Path) -> dict[str, list[dict[str, object]]]:
     """{relative path: rows} of every Parquet file under `root`."""
     return {
-        str(p.relative_to(root)): pq.read_table(p).to_pylist() for p in sorted(root.rglob("*.parquet"))
+        str(p.relative_to(root)): pq.read_table(p).to_pylist()
+        for p in sorted(root.rglob("*.parquet"))
     }
 
 
@@ -40,8 +41,16 @@ def grouping_backup(root: Path, **spec: object) -> None:
                 DatabaseSpec(
                     "parquet_smoke",
                     [
-                        table("group_a", [("id", "int primary key"), ("v", "int")], rows=[(1, 10), (2, 20)]),
-                        table("group_b", [("id", "int primary key"), ("v", "int")], rows=[(1, 100), (2, 200)]),
+                        table(
+                            "group_a",
+                            [("id", "int primary key"), ("v", "int")],
+                            rows=[(1, 10), (2, 20)],
+                        ),
+                        table(
+                            "group_b",
+                            [("id", "int primary key"), ("v", "int")],
+                            rows=[(1, 100), (2, 200)],
+                        ),
                     ],
                 )
             ],
@@ -52,14 +61,25 @@ def grouping_backup(root: Path, **spec: object) -> None:
 
 
 @pytest.mark.parametrize("meta_version", [1, 2])
-def test_one_sst_with_two_tables_lands_in_both_table_folders(tmp_path: Path, meta_version: int) -> None:
+def test_one_sst_with_two_tables_lands_in_both_table_folders(
+    tmp_path: Path, meta_version: int
+) -> None:
     grouping_backup(tmp_path / "backup", meta_version=meta_version)
     ssts = sorted((tmp_path / "backup").rglob("*.sst"))
     assert len(ssts) == 1  # both tables really share one region SST
     result = subprocess.run(
-        [*CLI, "--input-storage-base64", local_b64(tmp_path / "backup"),
-         "--output-storage-base64", local_b64(tmp_path / "out"), "--filter", "parquet_smoke.group_*"],
-        capture_output=True, text=True, timeout=120,
+        [
+            *CLI,
+            "--input-storage-base64",
+            local_b64(tmp_path / "backup"),
+            "--output-storage-base64",
+            local_b64(tmp_path / "out"),
+            "--filter",
+            "parquet_smoke.group_*",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     files = read_dir(tmp_path / "out")
@@ -89,13 +109,15 @@ MIXED_COLUMNS = [
 def mixed_rows(n: int) -> list[tuple[object, ...]]:
     rows: list[tuple[object, ...]] = []
     for i in range(n):
-        rows.append((
-            i * 7 - 500,
-            None if i % 5 == 0 else f"name-{i}-é",
-            None if i % 7 == 0 else i * 1.25 - 3.5,
-            "x" * (300 if i % 11 == 0 else i % 40),  # some rows exceed 255 bytes → default CF
-            -(2**31) if i == 3 else i,
-        ))
+        rows.append(
+            (
+                i * 7 - 500,
+                None if i % 5 == 0 else f"name-{i}-é",
+                None if i % 7 == 0 else i * 1.25 - 3.5,
+                "x" * (300 if i % 11 == 0 else i % 40),  # some rows exceed 255 bytes → default CF
+                -(2**31) if i == 3 else i,
+            )
+        )
     return rows
 
 
@@ -108,7 +130,11 @@ def test_integer_varchar_double_table_round_trips(
     write_backup(
         tmp_path / "backup",
         BackupSpec(
-            [DatabaseSpec("shop", [table("items", MIXED_COLUMNS, rows=rows, split_at=[0, 700, 1400])])],
+            [
+                DatabaseSpec(
+                    "shop", [table("items", MIXED_COLUMNS, rows=rows, split_at=[0, 700, 1400])]
+                )
+            ],
             compression=compression,  # type: ignore[arg-type]
             meta_version=meta_version,  # type: ignore[arg-type]
         ),
@@ -119,15 +145,17 @@ def test_integer_varchar_double_table_round_trips(
     parts = sorted((tmp_path / "out/parquet/shop/items").glob("*.parquet"))
     assert len(parts) > 1  # one file per region SST
     got = pa.concat_tables([pq.read_table(p) for p in parts])
-    assert got.schema == pa.schema([
-        pa.field("_tidb_table_id", pa.int64(), nullable=False),
-        pa.field("_tidb_handle", pa.int64(), nullable=False),
-        pa.field("id", pa.int64(), nullable=False),
-        pa.field("name", pa.string()),
-        pa.field("score", pa.float64()),
-        pa.field("note", pa.string(), nullable=False),
-        pa.field("qty", pa.int64(), nullable=False),
-    ])
+    assert got.schema == pa.schema(
+        [
+            pa.field("_tidb_table_id", pa.int64(), nullable=False),
+            pa.field("_tidb_handle", pa.int64(), nullable=False),
+            pa.field("id", pa.int64(), nullable=False),
+            pa.field("name", pa.string()),
+            pa.field("score", pa.float64()),
+            pa.field("note", pa.string(), nullable=False),
+            pa.field("qty", pa.int64(), nullable=False),
+        ]
+    )
     by_id = sorted(got.to_pylist(), key=lambda r: r["id"])  # type: ignore[arg-type,return-value]
     assert [(r["id"], r["name"], r["score"], r["note"], r["qty"]) for r in by_id] == sorted(rows)  # type: ignore[type-var]
     assert all(r["_tidb_handle"] == r["id"] for r in by_id)
@@ -135,24 +163,37 @@ def test_integer_varchar_double_table_round_trips(
 
 def test_python_api_returns_a_summary(tmp_path: Path) -> None:
     grouping_backup(tmp_path / "backup")
-    summary = br_parquet.export(f"local://{tmp_path}/backup", str(tmp_path / "out"),
-                                filters=["parquet_smoke.group_a"])
+    summary = br_parquet.export(
+        f"local://{tmp_path}/backup", str(tmp_path / "out"), filters=["parquet_smoke.group_a"]
+    )
     assert summary.rows_by_table() == {"parquet_smoke.group_a": 2}
     assert summary.files_written == 1
     assert [o.table for o in summary.objects] == ["group_a"]
 
 
-def test_no_matching_table_fails_listing_the_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_matching_table_fails_listing_the_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     grouping_backup(tmp_path / "backup")
-    status = cli_main(["--input", str(tmp_path / "backup"), "--output", str(tmp_path / "out"),
-                       "--filter", "nope.*"])
+    status = cli_main(
+        [
+            "--input",
+            str(tmp_path / "backup"),
+            "--output",
+            str(tmp_path / "out"),
+            "--filter",
+            "nope.*",
+        ]
+    )
     assert status != 0
     err = capsys.readouterr().err
     assert "parquet_smoke.group_a" in err and "parquet_smoke.group_b" in err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.parquet"))
 
 
-def test_corrupted_sst_fails_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupted_sst_fails_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     grouping_backup(tmp_path / "backup")
     sst = next((tmp_path / "backup").rglob("*.sst"))
     data = bytearray(sst.read_bytes())
@@ -164,7 +205,9 @@ def test_corrupted_sst_fails_naming_the_file(tmp_path: Path, capsys: pytest.Capt
     assert not list((tmp_path / "out").rglob("*.parquet")) if (tmp_path / "out").exists() else True
 
 
-def test_missing_backupmeta_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_backupmeta_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "empty").mkdir()
     status = cli_main(["--input", str(tmp_path / "empty"), "--output", str(tmp_path / "out")])
     assert status != 0
@@ -172,10 +215,22 @@ def test_missing_backupmeta_is_a_clear_error(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_help_documents_every_flag_with_its_default() -> None:
-    result = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=60, check=True)
-    for flag in ["--input-storage-base64", "--output-storage-base64", "--output-prefix",
-                 "--row-group-size", "--sst-concurrency", "--compression", "--filter",
-                 "--table-ids", "--type-mapping", "--input", "--output"]:
+    result = subprocess.run(
+        [*CLI, "--help"], capture_output=True, text=True, timeout=60, check=True
+    )
+    for flag in [
+        "--input-storage-base64",
+        "--output-storage-base64",
+        "--output-prefix",
+        "--row-group-size",
+        "--sst-concurrency",
+        "--compression",
+        "--filter",
+        "--table-ids",
+        "--type-mapping",
+        "--input",
+        "--output",
+    ]:
         assert flag in result.stdout
     assert "(default: parquet)" in result.stdout
     assert "(default: 8192)" in result.stdout

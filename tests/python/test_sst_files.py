@@ -42,7 +42,9 @@ def test_rocksdb_fileformat_set_reads_every_version_checksum_and_compression(
 
 
 def test_rocksdb_fileformat_set_matches_its_sst_dump_output(shared_fixtures: Path) -> None:
-    dumps = sorted((shared_fixtures / "real/rocksdb-fileformat-yaledb/sst_files").glob("v*/*_dump.txt"))
+    dumps = sorted(
+        (shared_fixtures / "real/rocksdb-fileformat-yaledb/sst_files").glob("v*/*_dump.txt")
+    )
     assert dumps
     for dump in dumps:
         sst = dump.with_name(dump.name.replace("_dump.txt", ".sst"))
@@ -73,8 +75,10 @@ def test_tikv_written_sst_opens_with_tikv_properties(shared_fixtures: Path) -> N
     reader = SstReader(shared_fixtures / "real/tikv-br-parquet-pr-sst/test")
     reader.verify_checksum()
     assert reader.entries() == [
-        (b"zt\x80\x00\x00\x00\x00\x00\x00\x01_r\x80\x00\x00\x00\x00\x00\x00\x01",
-         bytes.fromhex("08020854080400"))
+        (
+            b"zt\x80\x00\x00\x00\x00\x00\x00\x01_r\x80\x00\x00\x00\x00\x00\x00\x01",
+            bytes.fromhex("08020854080400"),
+        )
     ]
     props = reader.properties()
     # TiKV's RocksDB leaves the format_version property at 0 (the footer says 5).
@@ -87,13 +91,18 @@ def test_written_sst_is_read_by_sst_dump(tmp_path: Path, compression: str) -> No
     sst_dump = shutil.which("sst_dump")
     if sst_dump is None:
         pytest.skip("sst_dump is not installed (Debian package rocksdb-tools)")
-    entries = [(b"z" + i.to_bytes(4, "big") + b"\x00\xff", bytes([i % 251]) * (i % 300))
-               for i in range(2000)]
+    entries = [
+        (b"z" + i.to_bytes(4, "big") + b"\x00\xff", bytes([i % 251]) * (i % 300))
+        for i in range(2000)
+    ]
     path = tmp_path / "data.sst"  # sst_dump only opens files ending in .sst
     write_sst(path, entries, compression=compression)
     out = subprocess.run(
         [sst_dump, f"--file={path}", "--command=scan", "--output_hex"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     dumped = []
     for line in out.splitlines():
@@ -103,8 +112,14 @@ def test_written_sst_is_read_by_sst_dump(tmp_path: Path, compression: str) -> No
     assert dumped == entries
     props = SstReader(path).properties()
     assert props["rocksdb.format.version"] == b"2"
-    assert props["rocksdb.compression"].lower().startswith(
-        {"zstd": b"zstd", "lz4": b"lz4", "snappy": b"snappy", "none": b"nocompression"}[compression]
+    assert (
+        props["rocksdb.compression"]
+        .lower()
+        .startswith(
+            {"zstd": b"zstd", "lz4": b"lz4", "snappy": b"snappy", "none": b"nocompression"}[
+                compression
+            ]
+        )
     )
 
 
@@ -114,24 +129,28 @@ def test_written_sst_uses_crc32c_block_checksums(tmp_path: Path) -> None:
         pytest.skip("sst_dump is not installed (Debian package rocksdb-tools)")
     path = tmp_path / "data.sst"
     write_sst(path, [(b"a", b"1")])
-    out = subprocess.run([sst_dump, f"--file={path}", "--show_properties"],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        [sst_dump, f"--file={path}", "--show_properties"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     assert "checksum: 1" in out.lower() or "crc32c" in out.lower()
 
 
 def test_corrupted_sst_is_an_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "data.sst"
-    write_sst(path, [(f"k{i:05d}".encode(), b"v" * 100) for i in range(1000)],
-              compression="none")
+    write_sst(path, [(f"k{i:05d}".encode(), b"v" * 100) for i in range(1000)], compression="none")
     data = bytearray(path.read_bytes())
     data[200] ^= 0xFF  # inside the first data block
     path.write_bytes(bytes(data))
-    with pytest.raises(SstReadError, match="data.sst"):
+    with pytest.raises(SstReadError, match=r"data\.sst"):
         SstReader(path).entries()
 
 
 def test_not_an_sst_is_an_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "garbage.sst"
     path.write_bytes(b"not an sst file at all" * 10)
-    with pytest.raises(SstReadError, match="garbage.sst"):
+    with pytest.raises(SstReadError, match=r"garbage\.sst"):
         SstReader(path)

@@ -14,6 +14,8 @@ from typing import Any
 
 import obstore
 import pytest
+from obstore.exceptions import GenericError
+
 from br_parquet.errors import (
     ChecksumMismatchError,
     ObjectNotFoundError,
@@ -22,7 +24,6 @@ from br_parquet.errors import (
 )
 from br_parquet.proto import brpb_pb2 as brpb
 from br_parquet.storage import STREAM_CHUNK_SIZE, ObjectInfo, Storage
-from obstore.exceptions import GenericError
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from br_parquet.errors import ChecksumMismatchError, ObjectNotFoundError
 from br_parquet.storage import STREAM_CHUNK_SIZE, ObjectInfo, Storage
 

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from br_parquet.errors import InvalidStorageUrlError
 from br_parquet.proto import brpb_pb2 as brpb
 from br_parquet.storage_url import (

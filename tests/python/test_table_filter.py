@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from br_parquet.errors import FilterError
-from br_parquet.table_filter import TableFilter, translate_re2
 from hypothesis import given
 from hypothesis import strategies as st
+
+from br_parquet.errors import FilterError
+from br_parquet.table_filter import TableFilter, translate_re2
 
 # (rules, [(schema, table, accepted_case_sensitive, accepted_case_insensitive), ...])
 MATCH_TABLE_CASES: list[tuple[list[str], list[tuple[str, str, bool, bool]]]] = [

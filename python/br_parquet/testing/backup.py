@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from br_parquet.proto import brpb_pb2
 
-from .checksum import KvChecksum
+from .checksum import KvChecksum, kv_crc64
 from .keys import (
     INDEX_SEPARATOR,
     index_key,
@@ -67,7 +67,7 @@ __all__ = [
 BACKUP_LOCK_TEXT = (
     b"DO NOT DELETE\nThis file exists to remind other backup jobs won't use this path"
 )
-# A TSO: physical milliseconds << 18 | logical (2024-01 in wall time).
+# A TSO: physical milliseconds << 18 | logical (2023-10-20 in wall time).
 DEFAULT_BACKUP_TS = 445063339262394369
 DEFAULT_CLUSTER_ID = 7300000000000000001
 DEFAULT_CLUSTER_VERSION = '"7.5.0"\n'
@@ -78,7 +78,7 @@ DEFAULT_BR_VERSION = (
 )
 _TSO_PHYSICAL_SHIFT = 18
 _ONE_SECOND_TS = 1000 << _TSO_PHYSICAL_SHIFT
-_FIRST_TABLE_ID = 100
+_FIRST_SCHEMA_ID = 100
 _FIRST_REGION_ID = 2
 _REGION_EPOCH_VERSION = 5
 _META_V2 = 1
@@ -187,12 +187,11 @@ class BackupSpec:
 
 @dataclass(frozen=True)
 class DataFile:
-    """One SST written: its `File` entry, path, tables and the entries in it."""
+    """One SST written: its `File` entry, path and the physical table ids in it."""
 
     file: brpb_pb2.File
     path: Path
     physical_ids: tuple[int, ...]
-    entries: tuple[tuple[bytes, bytes], ...]
 
 
 @dataclass
@@ -216,6 +215,20 @@ class _Kv:
     write_type: WriteType
     start_ts: int
     commit_ts: int
+    crc: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Counted in a file, a table and maybe a table_metas entry: hash once.
+        object.__setattr__(self, "crc", kv_crc64(self.raw_key, self.value))
+
+    @property
+    def size(self) -> int:
+        return len(self.raw_key) + len(self.value)
+
+    @property
+    def inline(self) -> bool:
+        """Whether the value sits in the write record (else in the default CF)."""
+        return self.write_type != WriteType.PUT or len(self.value) <= SHORT_VALUE_MAX_LEN
 
 
 @dataclass
@@ -228,11 +241,11 @@ class _Region:
 def write_backup(root: Path, spec: BackupSpec) -> BackupInfo:
     """Write the backup described by `spec` under `root` (created if missing)."""
     root.mkdir(parents=True, exist_ok=True)
-    databases = _assign_ids(spec.databases)
     commit_ts = spec.commit_ts if spec.commit_ts is not None else spec.backup_ts - _ONE_SECOND_TS
     start_ts = spec.start_ts if spec.start_ts is not None else commit_ts - 10
     if not start_ts < commit_ts <= spec.backup_ts:
         raise ValueError("need start_ts < commit_ts <= backup_ts")
+    databases = _assign_ids(spec.databases, update_timestamp=start_ts - _ONE_SECOND_TS)
 
     (root / "backup.lock").write_bytes(BACKUP_LOCK_TEXT)
     table_regions: dict[str, list[_Region]] = {}
@@ -261,36 +274,41 @@ def write_backup(root: Path, spec: BackupSpec) -> BackupInfo:
 
 
 def _assign_ids(
-    databases: Sequence[DatabaseSpec],
+    databases: Sequence[DatabaseSpec], update_timestamp: int
 ) -> list[tuple[DBInfo, list[TableSpec]]]:
-    """Give databases and tables (and partitions) without an id the next free one."""
-    used = {t.info.id for db in databases for t in db.tables if t.info.id}
-    used |= {pid for db in databases for t in db.tables if t.info.id for pid in t.info.physical_ids}
-    next_id = max([_FIRST_TABLE_ID - 1, *used]) + 1
-    db_ids = {db.id for db in databases if db.id}
-    next_db = 1
+    """Give databases, tables and partitions without an id the next free one (one id
+    space, as TiDB allocates them) and tables without one an `update_timestamp`."""
+    explicit = [db.id for db in databases if db.id]
+    explicit += [
+        pid
+        for db in databases
+        for t in db.tables
+        if t.info.id
+        for pid in {t.info.id, *t.info.physical_ids}
+    ]
+    if len(explicit) != len(set(explicit)):
+        raise ValueError("two databases, tables or partitions share an id")
+    next_id = max([_FIRST_SCHEMA_ID - 1, *explicit]) + 1
+
+    def allocate() -> int:
+        nonlocal next_id
+        next_id += 1
+        return next_id - 1
+
     out = []
     for db in databases:
-        db_id = db.id
-        if not db_id:
-            while next_db in db_ids:
-                next_db += 1
-            db_id = next_db
-            db_ids.add(db_id)
+        db_id = db.id or allocate()
         specs = []
         for tspec in db.tables:
             info = tspec.info
             if not info.id:
-                info = replace(info, id=next_id)
-                next_id += 1
+                info = replace(info, id=allocate())
                 if info.partition is not None:
-                    defs = []
-                    for definition in info.partition.definitions:
-                        defs.append(replace(definition, id=next_id))
-                        next_id += 1
+                    defs = [replace(d, id=allocate()) for d in info.partition.definitions]
                     info = replace(info, partition=replace(info.partition, definitions=defs))
-                tspec = replace(tspec, info=info)
-            specs.append(tspec)
+            if not info.update_timestamp:
+                info = replace(info, update_timestamp=update_timestamp)
+            specs.append(replace(tspec, info=info))
         out.append((DBInfo(db_id, db.name), specs))
     return out
 
@@ -315,8 +333,11 @@ def _table_kvs(tspec: TableSpec, spec: BackupSpec, start_ts: int, commit_ts: int
     def put(pid: int, raw_key: bytes, value: bytes) -> None:
         kvs.append(_Kv(pid, raw_key, value, WriteType.PUT, start_ts, commit_ts))
 
+    # `_tidb_rowid` is allocated per logical table, across its partitions.
+    rowids = itertools.count(1)
     for pid, rows in groups:
-        for rowid, row in enumerate(rows, start=1):
+        for row in rows:
+            rowid = next(rowids)
             kv = encode_row(
                 info,
                 row,
@@ -335,6 +356,8 @@ def _table_kvs(tspec: TableSpec, spec: BackupSpec, start_ts: int, commit_ts: int
                     put(pid, entry.raw_key, entry.value)
     if tspec.deleted and spec.start_version == 0:
         raise ValueError("a full backup holds no Delete records: set start_version")
+    if tspec.deleted and info.partition is not None:
+        raise ValueError(f"{info.name}: give deletes of a partitioned table as raw_entries")
     for handle in tspec.deleted:
         raw_key = _handle_key(info.id, handle)
         kvs.append(_Kv(info.id, raw_key, b"", WriteType.DELETE, start_ts, commit_ts))
@@ -377,7 +400,7 @@ def _table_checksum(kvs: Sequence[_Kv]) -> KvChecksum:
     checksum = KvChecksum()
     for kv in kvs:
         if kv.write_type == WriteType.PUT:
-            checksum.update(kv.raw_key, kv.value)
+            checksum.add(kv.crc, kv.size)
     return checksum
 
 
@@ -385,11 +408,14 @@ def _split_regions(tspec: TableSpec, kvs: Sequence[_Kv]) -> list[_Region]:
     """Regions as BR asks for them: per physical table a record range (cut at `split_at`)
     and one range per index; other keys get a region of their own."""
     regions: dict[tuple[int, str, int], _Region] = {}
+    split_keys: dict[int, list[bytes]] = {}
     for kv in kvs:
         pid = kv.physical_id
         if kv.raw_key.startswith(record_prefix(pid)):
             start, end = record_range(pid)
-            splits = sorted(_handle_key(pid, handle) for handle in tspec.split_at)
+            if pid not in split_keys:
+                split_keys[pid] = sorted(_handle_key(pid, handle) for handle in tspec.split_at)
+            splits = split_keys[pid]
             bounds = [start, *splits, end]
             part = sum(1 for split in splits if split <= kv.raw_key)
             region_key = (pid, "r", part)
@@ -460,7 +486,7 @@ def _write_region(
     default_ids: set[int] = set()
     per_table: dict[int, KvChecksum] = {}
     for kv in region.kvs:
-        inline = kv.write_type != WriteType.PUT or len(kv.value) <= SHORT_VALUE_MAX_LEN
+        inline = kv.inline
         if kv.write_type != WriteType.PUT:
             record = encode_write(kv.write_type, kv.start_ts)
         elif inline:
@@ -470,9 +496,9 @@ def _write_region(
             default_entries.append((sst_key(kv.raw_key, kv.start_ts), kv.value))
         write_entries.append((sst_key(kv.raw_key, kv.commit_ts), record))
         target = write_sum if inline else default_sum
-        target.update(kv.raw_key, kv.value)
+        target.add(kv.crc, kv.size)
         (write_ids if inline else default_ids).add(kv.physical_id)
-        per_table.setdefault(kv.physical_id, KvChecksum()).update(kv.raw_key, kv.value)
+        per_table.setdefault(kv.physical_id, KvChecksum()).add(kv.crc, kv.size)
     out = []
     cf_parts = [
         ("default", default_entries, default_sum, default_ids),
@@ -514,7 +540,7 @@ def _write_region(
                     total_kvs=table_sum.total_kvs,
                     total_bytes=table_sum.total_bytes,
                 )
-        out.append(DataFile(file, path, tuple(sorted(physical_ids)), tuple(entries)))
+        out.append(DataFile(file, path, tuple(sorted(physical_ids))))
     return out
 
 
@@ -522,9 +548,8 @@ def _cf_table_checksum(kvs: Sequence[_Kv], physical_id: int, cf: str) -> KvCheck
     """The part of a file's checksum that belongs to one physical table."""
     checksum = KvChecksum()
     for kv in kvs:
-        inline = kv.write_type != WriteType.PUT or len(kv.value) <= SHORT_VALUE_MAX_LEN
-        if kv.physical_id == physical_id and (cf == "write") == inline:
-            checksum.update(kv.raw_key, kv.value)
+        if kv.physical_id == physical_id and (cf == "write") == kv.inline:
+            checksum.add(kv.crc, kv.size)
     return checksum
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KvChecksum", "crc64_xz"]
+__all__ = ["KvChecksum", "crc64_xz", "kv_crc64"]
 
 _POLY_REFLECTED = 0xC96C5795D7870F42
 _MASK = 0xFFFFFFFFFFFFFFFF
@@ -36,6 +36,11 @@ def crc64_xz(data: bytes, crc: int = 0) -> int:
     return value ^ _MASK
 
 
+def kv_crc64(raw_key: bytes, value: bytes) -> int:
+    """The per-KV hash: one CRC-64/XZ digest fed the raw key, then the value."""
+    return crc64_xz(value, crc64_xz(raw_key))
+
+
 @dataclass
 class KvChecksum:
     """`crc64xor`, `total_kvs`, `total_bytes` over raw keys and values."""
@@ -46,9 +51,13 @@ class KvChecksum:
 
     def update(self, raw_key: bytes, value: bytes) -> None:
         """Count one KV: raw key (no `z`, not memcomparable, no ts) and its user value."""
-        self.crc64xor ^= crc64_xz(value, crc64_xz(raw_key))
+        self.add(kv_crc64(raw_key, value), len(raw_key) + len(value))
+
+    def add(self, crc: int, size: int) -> None:
+        """Count one KV given its `kv_crc64` and `len(raw_key) + len(value)`."""
+        self.crc64xor ^= crc
         self.total_kvs += 1
-        self.total_bytes += len(raw_key) + len(value)
+        self.total_bytes += size
 
     def merge(self, other: KvChecksum) -> None:
         """Add another checksum (XOR the CRCs, sum the counts)."""

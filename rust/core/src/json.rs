@@ -154,16 +154,22 @@ fn container_size(body: &[u8]) -> Result<usize> {
 fn write_value(type_code: u8, body: &[u8], depth: usize, out: &mut String) -> Result<()> {
     match type_code {
         TYPE_OBJECT | TYPE_ARRAY => write_container(type_code == TYPE_OBJECT, body, depth, out),
-        TYPE_LITERAL => match body.first() {
-            Some(&LITERAL_NULL) => Ok(out.push_str("null")),
-            Some(&LITERAL_TRUE) => Ok(out.push_str("true")),
-            Some(&LITERAL_FALSE) => Ok(out.push_str("false")),
-            Some(&other) => Err(CodecError::invalid(
-                "JSON literal",
-                format!("{other:#04x} is not null/true/false"),
-            )),
-            None => Err(CodecError::truncated("JSON literal", 1, 0)),
-        },
+        TYPE_LITERAL => {
+            let text = match body.first() {
+                Some(&LITERAL_NULL) => "null",
+                Some(&LITERAL_TRUE) => "true",
+                Some(&LITERAL_FALSE) => "false",
+                Some(&other) => {
+                    return Err(CodecError::invalid(
+                        "JSON literal",
+                        format!("{other:#04x} is not null/true/false"),
+                    ))
+                }
+                None => return Err(CodecError::truncated("JSON literal", 1, 0)),
+            };
+            out.push_str(text);
+            Ok(())
+        }
         TYPE_INT64 => {
             let v = le_u64(body, "JSON int64")? as i64;
             write!(out, "{v}").map_err(fmt_err)

@@ -662,7 +662,20 @@ proptest! {
     fn random_bytes_never_panic(b in bytes(96), small in any::<u8>(), other in any::<u8>()) {
         decode_everything(&b, small, other);
         // Also behind each prefix a decoder dispatches on.
-        for lead in [&[0x80u8, 0x00][..], &[0x80, 0x01], &[0x80, 0x02], &[b'z', b't'], &[b'P'], &[0x01], &[0x03], &[0x0c], &[0x0a, 0x01], &[0x0a, 0x03], &[0x06, 0x0a, 0x02]] {
+        let leads: [&[u8]; 11] = [
+            &[0x80, 0x00],
+            &[0x80, 0x01],
+            &[0x80, 0x02],
+            b"zt",
+            b"P",
+            &[0x01],
+            &[0x03],
+            &[0x0c],
+            &[0x0a, 0x01],
+            &[0x0a, 0x03],
+            &[0x06, 0x0a, 0x02],
+        ];
+        for lead in leads {
             let mut v = lead.to_vec();
             v.extend_from_slice(&b);
             decode_everything(&v, small, other);

@@ -198,7 +198,7 @@ fn tiflash_tpcc_rows() {
         for (key, value) in kvs(t) {
             let (handle, _ts) = row_key(&key, table_id);
             assert!(handle > 0);
-            assert!(row_v1::is_v1(&value) == false);
+            assert!(!row_v1::is_v1(&value));
             let row = RowV2::parse(&value).expect(name);
             assert_eq!(row.not_null_count(), not_null, "{name}");
             assert_eq!(row.null_ids().collect::<Vec<_>>(), nulls, "{name}");
