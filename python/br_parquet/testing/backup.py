@@ -78,7 +78,7 @@ DEFAULT_BR_VERSION = (
 )
 _TSO_PHYSICAL_SHIFT = 18
 _ONE_SECOND_TS = 1000 << _TSO_PHYSICAL_SHIFT
-_FIRST_SCHEMA_ID = 100
+_FIRST_TABLE_ID = 100
 _FIRST_REGION_ID = 2
 _REGION_EPOCH_VERSION = 5
 _META_V2 = 1
@@ -89,9 +89,9 @@ Layout = Literal["store_dir", "flat", "legacy"]
 
 @dataclass(frozen=True)
 class RawEntry:
-    """A KV written as given (index entries, odd rows): the value goes inline or to the
-    default CF like any row value. `DELETE` entries need an empty value and an incremental
-    backup. Timestamps default to the backup's."""
+    """A KV written as given (index entries, odd rows): a Put's value goes inline or to
+    the default CF like any row value; other write types carry no value (`DELETE` needs an
+    incremental backup). Timestamps default to the backup's."""
 
     raw_key: bytes
     value: bytes = b""
@@ -276,10 +276,10 @@ def write_backup(root: Path, spec: BackupSpec) -> BackupInfo:
 def _assign_ids(
     databases: Sequence[DatabaseSpec], update_timestamp: int
 ) -> list[tuple[DBInfo, list[TableSpec]]]:
-    """Give databases, tables and partitions without an id the next free one (one id
-    space, as TiDB allocates them) and tables without one an `update_timestamp`."""
-    explicit = [db.id for db in databases if db.id]
-    explicit += [
+    """Ids for what has none: databases 1, 2, …; tables and their partitions 100, 101, …
+    in the order given (after any explicit id). Tables without one get `update_timestamp`.
+    """
+    explicit = [
         pid
         for db in databases
         for t in db.tables
@@ -287,24 +287,20 @@ def _assign_ids(
         for pid in {t.info.id, *t.info.physical_ids}
     ]
     if len(explicit) != len(set(explicit)):
-        raise ValueError("two databases, tables or partitions share an id")
-    next_id = max([_FIRST_SCHEMA_ID - 1, *explicit]) + 1
-
-    def allocate() -> int:
-        nonlocal next_id
-        next_id += 1
-        return next_id - 1
-
+        raise ValueError("two tables or partitions share an id")
+    table_ids = itertools.count(max([_FIRST_TABLE_ID - 1, *explicit]) + 1)
+    used_db_ids = {db.id for db in databases if db.id}
+    db_ids = (i for i in itertools.count(1) if i not in used_db_ids)
     out = []
     for db in databases:
-        db_id = db.id or allocate()
+        db_id = db.id or next(db_ids)
         specs = []
         for tspec in db.tables:
             info = tspec.info
             if not info.id:
-                info = replace(info, id=allocate())
+                info = replace(info, id=next(table_ids))
                 if info.partition is not None:
-                    defs = [replace(d, id=allocate()) for d in info.partition.definitions]
+                    defs = [replace(d, id=next(table_ids)) for d in info.partition.definitions]
                     info = replace(info, partition=replace(info.partition, definitions=defs))
             if not info.update_timestamp:
                 info = replace(info, update_timestamp=update_timestamp)
@@ -362,8 +358,10 @@ def _table_kvs(tspec: TableSpec, spec: BackupSpec, start_ts: int, commit_ts: int
         raw_key = _handle_key(info.id, handle)
         kvs.append(_Kv(info.id, raw_key, b"", WriteType.DELETE, start_ts, commit_ts))
     for raw in tspec.raw_entries:
-        if raw.write_type == WriteType.DELETE and (raw.value or spec.start_version == 0):
-            raise ValueError("Delete entries need an empty value and an incremental backup")
+        if raw.write_type != WriteType.PUT and raw.value:
+            raise ValueError("only Put entries carry a value")
+        if raw.write_type == WriteType.DELETE and spec.start_version == 0:
+            raise ValueError("Delete entries need an incremental backup (start_version)")
         kvs.append(
             _Kv(
                 _physical_id_of(info, raw.raw_key),
@@ -484,7 +482,6 @@ def _write_region(
     write_sum, default_sum = KvChecksum(), KvChecksum()
     write_ids: set[int] = set()
     default_ids: set[int] = set()
-    per_table: dict[int, KvChecksum] = {}
     for kv in region.kvs:
         inline = kv.inline
         if kv.write_type != WriteType.PUT:
@@ -498,7 +495,6 @@ def _write_region(
         target = write_sum if inline else default_sum
         target.add(kv.crc, kv.size)
         (write_ids if inline else default_ids).add(kv.physical_id)
-        per_table.setdefault(kv.physical_id, KvChecksum()).add(kv.crc, kv.size)
     out = []
     cf_parts = [
         ("default", default_entries, default_sum, default_ids),
@@ -531,7 +527,7 @@ def _write_region(
             size=size,
             cipher_iv=_cipher_iv(rng),
         )
-        if spec.table_metas and len(per_table) > 1:
+        if spec.table_metas and len(write_ids | default_ids) > 1:
             for pid in sorted(physical_ids):
                 table_sum = _cf_table_checksum(region.kvs, pid, cf)
                 file.table_metas.add(

@@ -29,6 +29,41 @@ const POW10: [u32; 10] = [
 ];
 /// Upper bound on groups for precision ≤ 65 (the worst case is 9).
 const MAX_GROUPS: usize = 10;
+/// Upper bound on the bin size for precision ≤ 65 (the worst case is 30).
+const MAX_BIN_SIZE: usize = 32;
+
+/// Reads successive big-endian groups of a sign-decoded bin.
+struct GroupReader<'a> {
+    bin: &'a [u8],
+    pos: usize,
+    idx: usize,
+}
+
+impl GroupReader<'_> {
+    #[inline]
+    fn read(&mut self, nbytes: usize, max: u32, groups: &mut [u32; MAX_GROUPS]) -> Result<()> {
+        let end = self.pos + nbytes;
+        let bytes = self.bin.get(self.pos..end).unwrap_or_default();
+        let v = match *bytes {
+            [a, b, c, d] => u32::from_be_bytes([a, b, c, d]),
+            _ => bytes.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)),
+        };
+        if v > max {
+            return Err(group_too_large(self.idx, v, max));
+        }
+        if let Some(slot) = groups.get_mut(self.idx) {
+            *slot = v;
+        }
+        self.pos = end;
+        self.idx += 1;
+        Ok(())
+    }
+}
+
+#[cold]
+fn group_too_large(idx: usize, v: u32, max: u32) -> CodecError {
+    CodecError::invalid("decimal", format!("group {idx} holds {v}, above {max}"))
+}
 
 /// How (precision, frac) splits into groups, in bin order.
 #[derive(Clone, Copy, Debug)]
@@ -90,12 +125,17 @@ impl Layout {
 #[inline]
 pub fn check_precision(precision: u8, frac: u8) -> Result<()> {
     if precision == 0 || precision > MAX_PRECISION || frac > MAX_FRAC || frac > precision {
-        return Err(CodecError::invalid(
-            "decimal precision",
-            format!("({precision}, {frac}) outside 1..=65 / 0..=30 / frac <= precision"),
-        ));
+        return Err(bad_precision(precision, frac));
     }
     Ok(())
+}
+
+#[cold]
+fn bad_precision(precision: u8, frac: u8) -> CodecError {
+    CodecError::invalid(
+        "decimal precision",
+        format!("({precision}, {frac}) outside 1..=65 / 0..=30 / frac <= precision"),
+    )
 }
 
 /// Bytes of the binary form for (precision, frac).
@@ -152,39 +192,37 @@ impl Decimal {
         let Some(bin) = bin.get(..size) else {
             return Err(CodecError::truncated("decimal", size, bin.len()));
         };
-        let Some(&first) = bin.first() else {
-            // Unreachable for precision ≥ 1, kept so no input can panic.
-            return Err(CodecError::truncated("decimal", 1, 0));
+        // Undo the sign encoding on a stack copy, then read plain BE groups.
+        let mut buf = [0u8; MAX_BIN_SIZE];
+        let Some(work) = buf.get_mut(..size) else {
+            return Err(CodecError::invalid("decimal", format!("bin size {size}")));
         };
-        let negative = first & 0x80 == 0;
-        let mask: u8 = if negative { 0xFF } else { 0 };
+        work.copy_from_slice(bin);
+        let negative = work.first().is_some_and(|b| b & 0x80 == 0);
+        if let Some(b) = work.first_mut() {
+            *b ^= 0x80;
+        }
+        if negative {
+            work.iter_mut().for_each(|b| *b = !*b);
+        }
         let mut groups = [0u32; MAX_GROUPS];
-        let mut pos = 0usize;
-        for (i, slot) in groups.iter_mut().enumerate().take(layout.groups()) {
-            let (digits, nbytes) = layout.group(i);
-            let mut v: u32 = 0;
-            for (j, &b) in bin
-                .get(pos..pos + nbytes)
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-            {
-                let b = if pos + j == 0 { b ^ 0x80 } else { b };
-                v = (v << 8) | u32::from(b ^ mask);
-            }
-            pos += nbytes;
-            let limit = if digits == DIGITS_PER_WORD {
-                WORD_MAX
-            } else {
-                POW10[digits] - 1
-            };
-            if v > limit {
-                return Err(CodecError::invalid(
-                    "decimal",
-                    format!("group {i} holds {v}, more than {digits} digits"),
-                ));
-            }
-            *slot = v;
+        let mut reader = GroupReader {
+            bin: work,
+            pos: 0,
+            idx: 0,
+        };
+        if layout.lead > 0 {
+            reader.read(DIG2BYTES[layout.lead], POW10[layout.lead] - 1, &mut groups)?;
+        }
+        for _ in 0..layout.int_words + layout.frac_words {
+            reader.read(WORD_SIZE, WORD_MAX, &mut groups)?;
+        }
+        if layout.trail > 0 {
+            reader.read(
+                DIG2BYTES[layout.trail],
+                POW10[layout.trail] - 1,
+                &mut groups,
+            )?;
         }
         let mut d = Decimal {
             precision,
@@ -425,6 +463,17 @@ mod tests {
         assert_eq!(dec("8000000000", 10, 2).to_text(), "0.00");
         assert_eq!(dec("8132", 3, 2).to_text(), "1.50");
         assert_eq!(dec("8000000001", 10, 9).to_text(), "0.000000001");
+    }
+
+    #[test]
+    fn fixed_buffers_fit_every_precision() {
+        for p in 1..=MAX_PRECISION {
+            for f in 0..=p.min(MAX_FRAC) {
+                let l = Layout::new(p, f);
+                assert!(l.bin_size() <= MAX_BIN_SIZE, "({p}, {f})");
+                assert!(l.groups() <= MAX_GROUPS, "({p}, {f})");
+            }
+        }
     }
 
     #[test]

@@ -103,24 +103,32 @@ impl DateTime {
 
     /// Appends `YYYY-MM-DD`.
     pub fn write_date(&self, out: &mut String) {
-        push_num(out, u64::from(self.year), 4);
-        out.push('-');
-        push_num(out, u64::from(self.month), 2);
-        out.push('-');
-        push_num(out, u64::from(self.day), 2);
+        let mut b = AsciiBuf::new();
+        self.put_date(&mut b);
+        b.flush(out);
+    }
+
+    fn put_date(&self, b: &mut AsciiBuf) {
+        b.num(u64::from(self.year), 4);
+        b.byte(b'-');
+        b.num(u64::from(self.month), 2);
+        b.byte(b'-');
+        b.num(u64::from(self.day), 2);
     }
 
     /// Appends `YYYY-MM-DD HH:MM:SS`, plus `.` and `fsp` digits when fsp > 0.
     pub fn write_datetime(&self, fsp: u8, out: &mut String) -> Result<()> {
         check_fsp(fsp)?;
-        self.write_date(out);
-        out.push(' ');
-        push_num(out, u64::from(self.hour), 2);
-        out.push(':');
-        push_num(out, u64::from(self.minute), 2);
-        out.push(':');
-        push_num(out, u64::from(self.second), 2);
-        push_frac(out, self.micro, fsp);
+        let mut b = AsciiBuf::new();
+        self.put_date(&mut b);
+        b.byte(b' ');
+        b.num(u64::from(self.hour), 2);
+        b.byte(b':');
+        b.num(u64::from(self.minute), 2);
+        b.byte(b':');
+        b.num(u64::from(self.second), 2);
+        b.frac(self.micro, fsp);
+        b.flush(out);
         Ok(())
     }
 
@@ -176,37 +184,69 @@ fn check_fsp(fsp: u8) -> Result<()> {
     Ok(())
 }
 
-/// Appends `v` in decimal, zero-padded to at least `width` digits.
-#[inline]
-fn push_num(out: &mut String, mut v: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut i = buf.len();
-    while v > 0 && i > 0 {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    let start = i.min(buf.len().saturating_sub(width));
-    for &b in buf.get(start..).unwrap_or_default() {
-        out.push(char::from(b));
-    }
+/// A stack buffer for one time text, flushed into the output in one copy.
+/// 40 bytes hold the longest text (5-digit year or 7-digit hours, fsp 6).
+struct AsciiBuf {
+    buf: [u8; 40],
+    len: usize,
 }
 
-/// Appends `.` and the first `fsp` digits of the 6-digit microseconds.
-#[inline]
-fn push_frac(out: &mut String, micro: u32, fsp: u8) {
-    if fsp == 0 {
-        return;
+impl AsciiBuf {
+    #[inline]
+    fn new() -> AsciiBuf {
+        AsciiBuf {
+            buf: [0; 40],
+            len: 0,
+        }
     }
-    out.push('.');
-    let mut buf = [b'0'; 6];
-    let mut v = micro.min(999_999);
-    for b in buf.iter_mut().rev() {
-        *b = b'0' + (v % 10) as u8;
-        v /= 10;
+
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
     }
-    for &b in buf.iter().take(usize::from(fsp)) {
-        out.push(char::from(b));
+
+    /// `v` in decimal, zero-padded to at least `width` digits.
+    #[inline]
+    fn num(&mut self, mut v: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut i = digits.len();
+        while v > 0 && i > 0 {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        let start = i.min(digits.len().saturating_sub(width));
+        for &d in digits.get(start..).unwrap_or_default() {
+            self.byte(d);
+        }
+    }
+
+    /// `.` and the first `fsp` digits of the 6-digit microseconds.
+    #[inline]
+    fn frac(&mut self, micro: u32, fsp: u8) {
+        if fsp == 0 {
+            return;
+        }
+        self.byte(b'.');
+        let mut digits = [b'0'; 6];
+        let mut v = micro.min(999_999);
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        for &d in digits.iter().take(usize::from(fsp)) {
+            self.byte(d);
+        }
+    }
+
+    #[inline]
+    fn flush(&self, out: &mut String) {
+        // Only ASCII digits and separators were written.
+        let text = self.buf.get(..self.len).unwrap_or_default();
+        out.push_str(std::str::from_utf8(text).unwrap_or_default());
     }
 }
 
@@ -214,18 +254,20 @@ fn push_frac(out: &mut String, micro: u32, fsp: u8) {
 /// fsp > 0. Hours have at least two digits and may exceed 24.
 pub fn write_duration(nanos: i64, fsp: u8, out: &mut String) -> Result<()> {
     check_fsp(fsp)?;
+    let mut b = AsciiBuf::new();
     if nanos < 0 {
-        out.push('-');
+        b.byte(b'-');
     }
     let abs = nanos.unsigned_abs();
     let secs = abs / NANOS_PER_SECOND;
     let micro = ((abs % NANOS_PER_SECOND) / 1_000) as u32;
-    push_num(out, secs / 3600, 2);
-    out.push(':');
-    push_num(out, (secs / 60) % 60, 2);
-    out.push(':');
-    push_num(out, secs % 60, 2);
-    push_frac(out, micro, fsp);
+    b.num(secs / 3600, 2);
+    b.byte(b':');
+    b.num((secs / 60) % 60, 2);
+    b.byte(b':');
+    b.num(secs % 60, 2);
+    b.frac(micro, fsp);
+    b.flush(out);
     Ok(())
 }
 
