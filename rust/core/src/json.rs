@@ -34,6 +34,9 @@ pub const LITERAL_FALSE: u8 = 0x02;
 /// Deepest nesting rendered; TiDB itself refuses documents deeper than 100.
 pub const MAX_DEPTH: usize = 512;
 
+/// Most text chars one byte of binary JSON may render to (see [`Limits`]).
+const MAX_EXPANSION: usize = 8;
+
 /// Container header: element count and total size, both u32 LE.
 const HEADER_SIZE: usize = 8;
 const KEY_ENTRY_SIZE: usize = 6;
@@ -63,7 +66,13 @@ impl<'a> JsonRef<'a> {
 
     /// Appends TiDB's text rendering.
     pub fn write_text(&self, out: &mut String) -> Result<()> {
-        write_value(self.type_code, self.body, 0, out)
+        let limit = Limits {
+            text_end: out
+                .len()
+                .saturating_add(self.body.len().saturating_mul(MAX_EXPANSION))
+                .saturating_add(64),
+        };
+        write_value(self.type_code, self.body, 0, &limit, out)
     }
 
     /// TiDB's text rendering as a new string.
@@ -151,9 +160,26 @@ fn container_size(body: &[u8]) -> Result<usize> {
 }
 
 /// `body` is exactly the value's bytes.
-fn write_value(type_code: u8, body: &[u8], depth: usize, out: &mut String) -> Result<()> {
+/// Bounds on one rendering.
+struct Limits {
+    /// `out.len()` the text may not pass. Values laid out as TiDB writes
+    /// them (disjoint, in order) print at most ~6 chars per byte (`\u00xx`);
+    /// only value entries sharing one body, which TiDB never writes, could
+    /// print more, up to exponentially more.
+    text_end: usize,
+}
+
+fn write_value(
+    type_code: u8,
+    body: &[u8],
+    depth: usize,
+    limits: &Limits,
+    out: &mut String,
+) -> Result<()> {
     match type_code {
-        TYPE_OBJECT | TYPE_ARRAY => write_container(type_code == TYPE_OBJECT, body, depth, out),
+        TYPE_OBJECT | TYPE_ARRAY => {
+            write_container(type_code == TYPE_OBJECT, body, depth, limits, out)
+        }
         TYPE_LITERAL => {
             let text = match body.first() {
                 Some(&LITERAL_NULL) => "null",
@@ -235,7 +261,13 @@ fn fmt_err(_: std::fmt::Error) -> CodecError {
     CodecError::invalid("JSON text", "formatting failed")
 }
 
-fn write_container(is_object: bool, body: &[u8], depth: usize, out: &mut String) -> Result<()> {
+fn write_container(
+    is_object: bool,
+    body: &[u8],
+    depth: usize,
+    limits: &Limits,
+    out: &mut String,
+) -> Result<()> {
     if depth >= MAX_DEPTH {
         return Err(CodecError::JsonTooDeep { limit: MAX_DEPTH });
     }
@@ -266,6 +298,12 @@ fn write_container(is_object: bool, body: &[u8], depth: usize, out: &mut String)
         })?;
     out.push(if is_object { '{' } else { '[' });
     for i in 0..count {
+        if out.len() > limits.text_end {
+            return Err(CodecError::invalid(
+                "JSON value",
+                "text outgrows the binary: value entries share their bodies",
+            ));
+        }
         if i > 0 {
             out.push_str(", ");
         }
@@ -290,7 +328,7 @@ fn write_container(is_object: bool, body: &[u8], depth: usize, out: &mut String)
         if type_code == TYPE_LITERAL {
             // Literals live inline in the entry's first offset byte.
             let lit = body.get(entry + 1..entry + 2).unwrap_or_default();
-            write_value(TYPE_LITERAL, lit, depth + 1, out)?;
+            write_value(TYPE_LITERAL, lit, depth + 1, limits, out)?;
             continue;
         }
         let off = le_u32(body, entry + 1, "JSON value entry")?;
@@ -302,6 +340,7 @@ fn write_container(is_object: bool, body: &[u8], depth: usize, out: &mut String)
             type_code,
             rest.get(..len).unwrap_or_default(),
             depth + 1,
+            limits,
             out,
         )?;
     }
@@ -682,6 +721,35 @@ mod tests {
         assert!(JsonRef::from_slot(&[TYPE_LITERAL, 1, 1]).is_err());
         // A string whose length exceeds the body.
         assert!(JsonRef::from_slot(&[TYPE_STRING, 5, b'a']).is_err());
+    }
+
+    #[test]
+    fn shared_bodies_cannot_blow_up() {
+        // Each level is an array of 4 entries that all point at the same
+        // next-level array: 4^depth elements from a few hundred bytes.
+        let levels = 40;
+        let mut b = vec![TYPE_ARRAY];
+        let per_level = HEADER_SIZE + 4 * VALUE_ENTRY_SIZE;
+        for level in 0..levels {
+            let size = (levels - level) * per_level + 8;
+            b.extend_from_slice(&4u32.to_le_bytes());
+            b.extend_from_slice(&(size as u32).to_le_bytes());
+            for _ in 0..4 {
+                b.push(TYPE_ARRAY);
+                b.extend_from_slice(&(per_level as u32).to_le_bytes());
+            }
+        }
+        // Innermost: an empty array.
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&8u32.to_le_bytes());
+        let j = JsonRef::from_slot(&b).unwrap();
+        assert!(matches!(
+            j.to_text(),
+            Err(CodecError::InvalidValue {
+                what: "JSON value",
+                ..
+            })
+        ));
     }
 
     #[test]
