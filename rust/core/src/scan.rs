@@ -133,7 +133,7 @@ impl TableBatch {
 struct TableState {
     schema: Arc<TableSchema>,
     /// Slot bytes of each column's origin default, where it has one.
-    defaults: Vec<Option<Vec<u8>>>,
+    defaults: Vec<Option<Result<Vec<u8>, CodecError>>>,
     batch: Option<TableBatch>,
 }
 
@@ -189,15 +189,10 @@ impl SstScan {
             }
             let mut defaults = Vec::with_capacity(schema.columns.len());
             for col in &schema.columns {
+                // Converted once; a bad default is an error only for rows
+                // that actually need it.
                 defaults.push(match &col.missing {
-                    MissingRule::OriginDefault(v) => {
-                        Some(default_to_slot(col, v).map_err(|e| ScanError {
-                            sst: name.to_string(),
-                            key: None,
-                            column: Some(format!("{}.{}", schema.name, col.name)),
-                            kind: ScanErrorKind::Codec(e),
-                        })?)
-                    }
+                    MissingRule::OriginDefault(v) => Some(default_to_slot(col, v)),
                     _ => None,
                 });
             }
@@ -401,7 +396,7 @@ enum RowView<'a> {
 
 fn append_row(
     batch: &mut TableBatch,
-    defaults: &[Option<Vec<u8>>],
+    defaults: &[Option<Result<Vec<u8>, CodecError>>],
     table_id: i64,
     handle: Handle<'_>,
     row: &[u8],
@@ -490,7 +485,11 @@ fn append_row(
                         .map_err(|e| fail(ScanErrorKind::Codec(e)))?;
                     present.then_some(scratch.as_slice())
                 }
-                MissingRule::OriginDefault(_) => defaults[i].as_deref(),
+                MissingRule::OriginDefault(_) => match &defaults[i] {
+                    Some(Ok(slot)) => Some(slot.as_slice()),
+                    Some(Err(e)) => return Err(fail(ScanErrorKind::Codec(e.clone()))),
+                    None => None,
+                },
                 MissingRule::Null => None,
                 MissingRule::Error => {
                     return Err(fail(ScanErrorKind::Message(

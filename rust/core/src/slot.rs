@@ -83,7 +83,13 @@ fn bad_default(spec: &ColumnSpec, text: &str, why: &str) -> CodecError {
 
 /// Parses `YYYY-MM-DD[ HH:MM:SS[.ffffff]]` (TiDB's stored default text).
 fn parse_datetime(s: &str) -> Option<DateTime> {
-    let (date, time) = s.split_once([' ', 'T']).unwrap_or((s, ""));
+    let (date, time) = match s.split_once([' ', 'T']) {
+        Some(parts) => parts,
+        // Stored defaults have been seen with no separator at all
+        // (`2024-03-0701:41:16`): the date is then the first 10 bytes.
+        None if s.len() > 10 && s.is_char_boundary(10) && s[10..].contains(':') => s.split_at(10),
+        None => (s, ""),
+    };
     let mut d = date.splitn(3, '-').map(|p| p.parse::<u32>().ok());
     let (year, month, day) = (d.next()??, d.next()??, d.next()??);
     let (mut hour, mut minute, mut second, mut micro) = (0, 0, 0, 0);
