@@ -16,7 +16,7 @@ SYSTEM_PACKAGES := clang libclang-dev rocksdb-tools
 DEMO_DIR ?= $(CURDIR)/.demo
 
 .PHONY: help system-deps venv develop build test test-rust test-python lint lint-rust \
-        lint-python fmt demo proto bench wheel clean
+        lint-python fmt demo proto bench wheel clean fuzz fuzz-long
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,7 +43,7 @@ develop: system-deps venv  ## build the extension (release) and install the pack
 
 build: develop
 
-test: develop lint test-rust test-python  ## everything CI runs: build, linters, cargo test, pytest
+test: develop lint test-rust test-python fuzz  ## everything CI runs: build, linters, cargo test, pytest, a short fuzz run
 
 test-rust:  ## cargo test of the core crate
 	cargo test $(CARGO_PROFILE) -p br-parquet-core
@@ -73,6 +73,25 @@ demo: develop  ## write a sample BR backup, export it, print the rows read back
 
 proto: venv  ## regenerate python/br_parquet/proto/*_pb2.py from the .proto files
 	$(BIN)/python -m br_parquet.proto.generate
+
+# cargo-fuzz needs -Z flags; the stable toolchain accepts them with RUSTC_BOOTSTRAP=1.
+# Sanitizer builds get their own target dir, never the main one.
+FUZZ_TARGETS := keys write_cf row_v1 row_v2 datum decimal json
+FUZZ_ENV := RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(HOME)/.cache/br-parquet/fuzz-target
+FUZZ_SECONDS ?= 10
+
+$(HOME)/.cargo/bin/cargo-fuzz:
+	cargo install cargo-fuzz --locked --version 0.13.2
+
+fuzz: $(HOME)/.cargo/bin/cargo-fuzz  ## a short fuzz run of every decoder target (FUZZ_SECONDS each)
+	$(PYTHON) rust/core/fuzz/seeds.py
+	set -o pipefail; cd rust/core && for t in $(FUZZ_TARGETS); do \
+	  $(FUZZ_ENV) cargo fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 2>&1 \
+	    | grep -E '^Done|ERROR|panicked' || exit 1; \
+	done
+
+fuzz-long:  ## a long fuzz campaign: FUZZ_SECONDS=3600 per target by default
+	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-3600}
 
 bench: develop  ## run the benchmarks in benches/
 	$(BIN)/python benches/run.py

@@ -415,27 +415,10 @@ pub fn write_string(s: &[u8], out: &mut String) {
     out.push('"');
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding.
+/// Standard base64 with padding, as Go's `base64.StdEncoding`.
 fn write_base64(data: &[u8], out: &mut String) {
-    let sym = |v: u32| char::from(B64[(v & 0x3f) as usize]);
-    let mut chunks = data.chunks_exact(3);
-    for c in chunks.by_ref() {
-        let v = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
-        out.extend([sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
-    }
-    match *chunks.remainder() {
-        [a] => {
-            let v = u32::from(a) << 16;
-            out.extend([sym(v >> 18), sym(v >> 12), '=', '=']);
-        }
-        [a, b] => {
-            let v = (u32::from(a) << 16) | (u32::from(b) << 8);
-            out.extend([sym(v >> 18), sym(v >> 12), sym(v >> 6), '=']);
-        }
-        _ => {}
-    }
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode_string(data, out);
 }
 
 /// Builders of binary JSON, for tests of this crate and its users.
