@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
+from .checkpoint import Verify
 from .crypto import Cipher
 from .job import ExportOptions, ExportSummary, WrittenObject
 from .job import export as _run
@@ -47,11 +48,16 @@ def export(
     type_mapping: str = "compat",
     sst_concurrency: int | None = None,
     cipher: Cipher | None = None,
+    use_checkpoint: bool = True,
+    checkpoint_verify: Verify = "sha256",
 ) -> ExportSummary:
     """Exports the BR backup at `input` into Parquet files under `output`.
 
     `input`/`output` are BR storage URLs (`local:///path`, `s3://bucket/prefix?…`,
     `gcs://…`, `azure://…`), plain local paths, or `StorageBackend` messages.
+    With `use_checkpoint` (the default) an interrupted export resumes where it stopped
+    (see `br_parquet.checkpoint`); `checkpoint_verify="size"` skips reading finished
+    objects back.
     """
     return _run(
         ExportOptions(
@@ -65,5 +71,7 @@ def export(
             table_ids=tuple(table_ids),
             type_mapping=type_mapping,
             cipher=cipher,
+            use_checkpoint=use_checkpoint,
+            checkpoint_verify=checkpoint_verify,
         )
     )

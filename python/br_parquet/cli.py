@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .checkpoint import VERIFY_MODES
 from .crypto import cipher_from_options
 from .errors import BrParquetError
 from .job import ExportOptions, ExportSummary, export
@@ -33,6 +34,21 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def _go_bool(text: str) -> bool:
+    """A boolean as Go's strconv.ParseBool reads it (what the tikv-ctl design's flags take)."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(
+        f"expected true or false (or 1, 0, t, f, TRUE, FALSE, True, False), got {text!r}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,6 +119,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="SST files exported concurrently (default: CPU count)",
     )
     run.add_argument(
+        "--use-checkpoint",
+        type=_go_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="resume from and record progress in {output-prefix}/_checkpoint/; "
+        "--use-checkpoint=false ignores checkpoint data (neither read nor written)",
+    )
+    run.add_argument(
+        "--checkpoint-verify",
+        choices=list(VERIFY_MODES),
+        default="sha256",
+        help="how objects finished by an earlier run are checked before they are reused: "
+        "sha256 reads each back; size only compares sizes (catches deleted and truncated "
+        "objects, not same-size damage)",
+    )
+    run.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -148,6 +182,8 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         filters=tuple(args.filter),
         table_ids=tuple(args.table_ids),
         type_mapping=args.type_mapping,
+        use_checkpoint=args.use_checkpoint,
+        checkpoint_verify=args.checkpoint_verify,
         cipher=cipher_from_options(
             args.crypter_method, key=args.crypter_key, key_file=args.crypter_key_file
         ),
@@ -159,6 +195,10 @@ def print_summary(summary: ExportSummary) -> None:
         f"exported {summary.rows_written} rows into {summary.files_written} Parquet files "
         f"({summary.bytes_written} bytes) from {summary.tasks} SST tasks "
         f"in {summary.seconds:.2f}s"
+    )
+    source = f"checkpoint {summary.checkpoint}" if summary.checkpoint else "checkpoint off"
+    print(
+        f"  objects: {summary.objects_reused} reused ({source}), {summary.objects_written} written"
     )
     for table, rows in summary.rows_by_table().items():
         print(f"  {table}: {rows} rows")

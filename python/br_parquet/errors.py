@@ -140,3 +140,40 @@ class NoTablesSelectedError(BrParquetError):
 
 class ExportError(BrParquetError):
     """The export failed; nothing after the failure was marked complete."""
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+
+class CheckpointError(BrParquetError):
+    """The checkpoint under the output prefix cannot be used as it is.
+
+    `path` is the checkpoint object at fault (such as `{prefix}/_checkpoint/meta.json`),
+    `directory` the URL of the checkpoint directory the user may remove to start over.
+    """
+
+    def __init__(self, path: str, reason: str, *, directory: str = "") -> None:
+        self.path = path
+        self.reason = reason
+        self.directory = directory
+        super().__init__(f"{path}: {reason}")
+
+
+class CheckpointMismatchError(CheckpointError):
+    """The checkpoint was written by an export with a different backup or configuration.
+
+    `changes` says, one item per setting, what the checkpoint recorded and what this run
+    uses.
+    """
+
+    def __init__(self, path: str, *, directory: str, changes: list[str]) -> None:
+        self.changes = changes
+        reason = (
+            "the checkpoint belongs to an export with a different configuration: "
+            + "; ".join(changes)
+            + f". To export with the new configuration, remove the checkpoint directory "
+            f"{directory} (objects already under the prefix stay unless the new export "
+            "overwrites them) or use a new --output-prefix; --use-checkpoint=false exports "
+            "everything without reading or writing checkpoint data"
+        )
+        super().__init__(path, reason, directory=directory)

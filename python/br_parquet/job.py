@@ -4,10 +4,15 @@ tasks → decode → Parquet files in the output storage.
 Each task downloads its SSTs once (sha256-verified), decodes them in Rust
 (GIL released) and writes one Parquet file per table it holds rows of; at
 most `sst_concurrency` tasks are in flight, which bounds memory and disk.
+
+With the checkpoint on (the default), tasks whose objects a previous run finished
+are skipped, and every object is recorded in the checkpoint right after its upload
+(see `checkpoint`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -21,9 +26,11 @@ from pathlib import Path
 
 from ._native import SstScan
 from .backupmeta import BackupMeta, load_backupmeta
+from .checkpoint import VERIFY_MODES, BackupIdentity, Checkpoint, CheckpointConfig, Verify
+from .crashpoints import crash_point
 from .crypto import Cipher
 from .errors import BrParquetError, ExportError
-from .naming import parquet_object_name, sanitize
+from .naming import normalize_prefix, parquet_object_name, sanitize
 from .parquet_writer import ParquetFileWriter, ParquetOptions
 from .plan import Plan, SstTask, plan_tasks
 from .proto import brpb_pb2 as brpb
@@ -47,6 +54,10 @@ class ExportOptions:
     table_ids: tuple[int, ...] = ()
     type_mapping: str = "compat"
     cipher: Cipher | None = None
+    use_checkpoint: bool = True
+    """Resume from and record into `{output_prefix}/_checkpoint/`; False ignores it."""
+    checkpoint_verify: Verify = "sha256"
+    """How finished objects are checked on resume: `sha256` (read back) or `size`."""
 
     def __post_init__(self) -> None:
         if self.sst_concurrency < 1:
@@ -54,6 +65,11 @@ class ExportOptions:
         if self.type_mapping not in ("compat", "typed"):
             raise ValueError(f"type mapping must be compat or typed, got {self.type_mapping!r}")
         ParquetOptions(self.row_group_size, self.compression)  # validates both
+        if self.checkpoint_verify not in VERIFY_MODES:
+            raise ValueError(
+                f"checkpoint verification must be one of {', '.join(VERIFY_MODES)}, "
+                f"got {self.checkpoint_verify!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,8 @@ class WrittenObject:
     table_id: int
     rows: int
     size: int
+    reused: bool = False
+    """Finished by an earlier run and taken from the checkpoint, not written by this one."""
 
 
 @dataclass
@@ -77,6 +95,8 @@ class ExportSummary:
     skipped_files: int = 0
     scan_stats: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    checkpoint: str | None = None
+    """The checkpoint directory used, None with `use_checkpoint=False`."""
 
     @property
     def rows_written(self) -> int:
@@ -89,6 +109,16 @@ class ExportSummary:
     @property
     def bytes_written(self) -> int:
         return sum(o.size for o in self.objects)
+
+    @property
+    def objects_reused(self) -> int:
+        """Objects of the output finished by an earlier run (from the checkpoint)."""
+        return sum(o.reused for o in self.objects)
+
+    @property
+    def objects_written(self) -> int:
+        """Objects of the output uploaded by this run."""
+        return sum(not o.reused for o in self.objects)
 
     def rows_by_table(self) -> dict[str, int]:
         out: dict[str, int] = {t.qualified_name: 0 for t in self.tables}
@@ -134,12 +164,14 @@ class _TaskRunner:
         output_storage: Storage,
         targets: list[TableTarget],
         workdir: Path,
+        checkpoint: Checkpoint | None,
     ) -> None:
         self.opts = opts
         self.input = input_storage
         self.output = output_storage
         self.targets = targets
         self.workdir = workdir
+        self.checkpoint = checkpoint
         self.parquet = ParquetOptions(opts.row_group_size, opts.compression)
 
     def __call__(self, task: SstTask) -> TaskResult:
@@ -181,17 +213,94 @@ class _TaskRunner:
             for w in writers.values():
                 w.abort()
             raise
-        written: list[WrittenObject] = []
+        # Every object is complete before the first upload, so each checkpoint entry can
+        # list all objects of its task: a task is finished when all of them have entries.
+        finished: list[tuple[WrittenObject, Path]] = []
         for idx, writer in sorted(writers.items()):
             rows = writer.close()
             target = targets[idx]
             name = parquet_object_name(self.opts.output_prefix, target.db, target.name, task.name)
             size = writer.path.stat().st_size
-            self.output.put_file(name, writer.path)
-            written.append(
-                WrittenObject(name, task.name, target.db, target.name, target.table_id, rows, size)
+            obj = WrittenObject(
+                name, task.name, target.db, target.name, target.table_id, rows, size
             )
-        return TaskResult(written, scan.stats())
+            finished.append((obj, writer.path))
+        task_objects = [obj.path for obj, _ in finished]
+        for obj, path in finished:
+            crash_point("before-upload")
+            self.output.put_file(obj.path, path)
+            crash_point("after-upload")
+            if self.checkpoint is not None:
+                crash_point("before-entry")
+                self.checkpoint.record_object(
+                    obj=obj.path,
+                    source_sst=task.name,
+                    source_default_sst=task.default.name if task.default else None,
+                    task_objects=task_objects,
+                    db=obj.db,
+                    table=obj.table,
+                    table_id=obj.table_id,
+                    rows=obj.rows,
+                    size=obj.size,
+                    sha256=_file_sha256(path),
+                )
+                crash_point("after-entry")
+        if not finished and self.checkpoint is not None:
+            crash_point("before-entry")
+            self.checkpoint.record_empty_task(
+                task.name, task.default.name if task.default else None
+            )
+            crash_point("after-entry")
+        return TaskResult([obj for obj, _ in finished], scan.stats())
+
+
+def _file_sha256(path: Path) -> bytes:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.digest()
+
+
+def _open_checkpoint(
+    opts: ExportOptions, meta: BackupMeta, input_storage: Storage, output_storage: Storage
+) -> Checkpoint:
+    config = CheckpointConfig.for_export(
+        meta,
+        filters=opts.filters,
+        table_ids=opts.table_ids,
+        row_group_size=opts.row_group_size,
+        compression=opts.compression,
+        type_mapping=opts.type_mapping,
+    )
+    return Checkpoint.open(
+        output_storage,
+        opts.output_prefix,
+        config,
+        BackupIdentity.of(meta, input_storage.location),
+        verify=opts.checkpoint_verify,
+        workers=max(8, opts.sst_concurrency),
+    )
+
+
+def _reused(
+    checkpoint: Checkpoint, tasks: Sequence[SstTask]
+) -> tuple[list[WrittenObject], list[SstTask]]:
+    """(objects finished by earlier runs, tasks still to do)."""
+    reused: list[WrittenObject] = []
+    pending: list[SstTask] = []
+    for task in tasks:
+        entries = checkpoint.reusable(task.name)
+        if entries is None:
+            pending.append(task)
+            continue
+        reused.extend(
+            WrittenObject(
+                e.object, e.source_sst, e.db, e.table, e.table_id, e.rows, e.size, reused=True
+            )
+            for e in entries
+        )
+    return reused, pending
 
 
 def export(opts: ExportOptions) -> ExportSummary:
@@ -205,6 +314,27 @@ def export(opts: ExportOptions) -> ExportSummary:
     )
     plan: Plan = plan_tasks(meta.data_files, targets)
     summary = ExportSummary(tables=targets, tasks=len(plan.tasks), skipped_files=plan.skipped_files)
+    # Opened (and a mismatch refused) before any work; None ignores checkpoint data.
+    checkpoint = (
+        _open_checkpoint(opts, meta, input_storage, output_storage) if opts.use_checkpoint else None
+    )
+    # A killed local upload leaves its staging file behind; no upload of this prefix is
+    # in flight now (one export per prefix at a time).
+    prefix = normalize_prefix(opts.output_prefix)
+    removed = output_storage.discard_partial_uploads(prefix + "/" if prefix else "")
+    if removed:
+        log.info("removed %d partial uploads left by an interrupted run", len(removed))
+    pending = plan.tasks
+    if checkpoint is not None:
+        summary.checkpoint = checkpoint.directory
+        reused, pending = _reused(checkpoint, plan.tasks)
+        summary.objects.extend(reused)
+        log.info(
+            "skipping %d SST tasks finished earlier (%d Parquet objects reused); %d to do",
+            len(plan.tasks) - len(pending),
+            len(reused),
+            len(pending),
+        )
     log.info(
         "exporting %d tables from %d SST tasks (%d files skipped)",
         len(targets),
@@ -212,11 +342,11 @@ def export(opts: ExportOptions) -> ExportSummary:
         plan.skipped_files,
     )
     workdir = Path(tempfile.mkdtemp(prefix="br-parquet-"))
-    runner = _TaskRunner(opts, input_storage, output_storage, targets, workdir)
+    runner = _TaskRunner(opts, input_storage, output_storage, targets, workdir, checkpoint)
     try:
         with ThreadPoolExecutor(max_workers=opts.sst_concurrency, thread_name_prefix="sst") as pool:
             try:
-                for fut in _bounded(pool, plan.tasks, opts.sst_concurrency, runner):
+                for fut in _bounded(pool, pending, opts.sst_concurrency, runner):
                     result = fut.result()
                     summary.objects.extend(result.objects)
                     summary.scan_stats.update(result.stats)

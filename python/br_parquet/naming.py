@@ -34,6 +34,11 @@ def sst_stem(sst_name: str) -> str:
     return name.replace("/", "_")
 
 
+def normalize_prefix(prefix: str) -> str:
+    """The output prefix as object names start with it: `/a//b/` → `a/b`, `/` → ``."""
+    return "/".join(p for p in prefix.strip("/").split("/") if p)
+
+
 def parquet_object_name(prefix: str, db: str, table: str, sst_name: str) -> str:
     parts = [p for p in prefix.strip("/").split("/") if p]
     parts += [sanitize(db), sanitize(table), f"{sst_stem(sst_name)}.parquet"]

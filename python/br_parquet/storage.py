@@ -489,6 +489,51 @@ class Storage:
             partial.unlink(missing_ok=True)
         return digest
 
+    def sha256(self, name: str) -> tuple[bytes, int]:
+        """The SHA-256 and size of object `name`, streamed in bounded chunks (nothing kept)."""
+        store = self._reader(name)
+        return self._stream_into(store, name, _Discard())
+
+    def discard_partial_uploads(self, prefix: str) -> builtins.list[str]:
+        """Remove what killed uploads left below `prefix`; return the removed names.
+
+        A local upload goes to a staging file `{name}#{n}` that is renamed into place when
+        complete; a process killed meanwhile leaves that file behind. Listings already skip
+        such files, but other readers of the directory (Spark, pyarrow datasets…) would
+        not. Object stores never publish an unfinished upload, so there is nothing to do
+        there (their incomplete multipart uploads are aborted by a bucket lifecycle rule).
+        Only call this while no other process writes below `prefix`.
+        """
+        if self._local_root is None:
+            return []
+        directory = prefix[: prefix.rfind("/") + 1].strip("/")
+        base = self._local_root / directory if directory else self._local_root
+        removed: builtins.list[str] = []
+        if not base.is_dir():
+            return removed
+        for dirpath, _dirnames, filenames in os.walk(base):
+            for filename in filenames:
+                _, sep, suffix = filename.rpartition("#")
+                if not (sep and suffix.isdigit() and suffix.isascii()):
+                    continue
+                path = Path(dirpath) / filename
+                name = path.relative_to(self._local_root).as_posix()
+                if not name.startswith(prefix):
+                    continue
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                except OSError as e:
+                    raise StorageError(
+                        f"cannot remove the partial upload {name!r} in {self.location}: {e}",
+                        name=name,
+                        location=self.location,
+                    ) from e
+                removed.append(name)
+        removed.sort()
+        return removed
+
     def _stream_into(self, store: _Store, name: str, out: Any) -> tuple[bytes, int]:
         hasher = hashlib.sha256()
         received = 0
@@ -524,6 +569,13 @@ class Storage:
                         self.location,
                         received,
                     )
+
+
+class _Discard:
+    """A write-only sink for `_stream_into` when only the digest is wanted."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
 
 
 def _virtual_host_endpoint(endpoint: str, bucket: str) -> str:

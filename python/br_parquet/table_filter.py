@@ -198,6 +198,12 @@ def _parse_line(
 
 
 def _import_file(path: str, out: list[TableRule], fail: _Fail) -> None:
+    for number, text in enumerate(_read_filter_file(path, fail), start=1):
+        _parse_line(text, os.fspath(path), number, out, can_import=False)
+
+
+def _read_filter_file(path: str, fail: _Fail) -> list[str]:
+    """The lines of filter file `path` (without line terminators)."""
     try:
         with open(path, encoding="utf-8") as f:
             content = f.read()
@@ -209,8 +215,27 @@ def _import_file(path: str, out: list[TableRule], fail: _Fail) -> None:
     lines = content.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    for number, text in enumerate(lines, start=1):
-        _parse_line(text.removesuffix("\r"), os.fspath(path), number, out, can_import=False)
+    return [text.removesuffix("\r") for text in lines]
+
+
+def expand_rules(rules: Iterable[str]) -> list[str]:
+    """The rules a filter is made of: `@file` arguments replaced by the file's rules,
+    surrounding blanks, blank lines and `#` comments dropped (they never change what is
+    selected). Raises `FilterError` for an unreadable filter file."""
+    arguments = [rules] if isinstance(rules, str) else list(rules)
+    expanded: list[str] = []
+    for index, argument in enumerate(arguments, start=1):
+        line = argument.strip(" \t")
+        if line.startswith("@"):
+
+            def fail(reason: str, index: int = index) -> FilterError:
+                return FilterError(CMDLINE, index, reason)
+
+            lines = [text.strip(" \t") for text in _read_filter_file(line[1:], fail)]
+        else:
+            lines = [line]
+        expanded.extend(text for text in lines if text and not text.startswith("#"))
+    return expanded
 
 
 def _parse_pattern(line: str, fail: _Fail) -> tuple[_Matcher, str]:

@@ -295,3 +295,38 @@ def test_cloud_backends_build_without_network() -> None:
     )
     with pytest.raises(UnsupportedStorageError, match="encryption scope"):
         azure.put_bytes("x", b"1")
+
+
+def test_sha256_streams_the_object(local: Storage) -> None:
+    data = os.urandom(STREAM_CHUNK_SIZE + 12345)  # more than one chunk
+    local.put_bytes("big.bin", data)
+    assert local.sha256("big.bin") == (hashlib.sha256(data).digest(), len(data))
+    local.put_bytes("empty", b"")
+    assert local.sha256("empty") == (hashlib.sha256(b"").digest(), 0)
+    with pytest.raises(ObjectNotFoundError):
+        local.sha256("missing")
+
+
+def test_discard_partial_uploads_removes_staging_files_only(local: Storage, tmp_path: Path) -> None:
+    local.put_bytes("out/db/t/a.parquet", b"a")
+    local.put_bytes("other/x.parquet", b"x")
+    root = tmp_path / "root"
+    staged = [root / "out/db/t/a.parquet#1", root / "out/db/t/b.parquet#12"]
+    kept = [root / "out/db/t/c#draft", root / "out/db/t/d#", root / "other/x.parquet#1"]
+    for path in staged + kept:
+        path.write_bytes(b"partial")
+    # Listings already hide staging files; other readers of the directory would not.
+    assert [o.name for o in local.list("out/")] == [
+        "out/db/t/a.parquet",
+        "out/db/t/c#draft",
+        "out/db/t/d#",
+    ]
+    assert local.discard_partial_uploads("out/") == [
+        "out/db/t/a.parquet#1",
+        "out/db/t/b.parquet#12",
+    ]
+    assert not any(p.exists() for p in staged)
+    assert all(p.exists() for p in kept)
+    assert local.get_bytes("out/db/t/a.parquet") == b"a"
+    assert local.discard_partial_uploads("out/") == []
+    assert Storage.from_url(f"local://{tmp_path}/absent").discard_partial_uploads("") == []

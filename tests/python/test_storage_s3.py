@@ -110,3 +110,12 @@ def test_root_of_bucket(s3_endpoint: str, s3_bucket: str, s3_credentials: tuple[
     storage.put_bytes("a/b", b"ab")
     assert [o.name for o in storage.list()] == ["a/b", "top"]
     assert [o.name for o in storage.list("a/")] == ["a/b"]
+
+
+def test_sha256_and_partial_uploads(s3_url: str) -> None:
+    storage = _storage(s3_url)
+    data = os.urandom(1000)
+    storage.put_bytes("o/x.parquet", data)
+    assert storage.sha256("o/x.parquet") == (hashlib.sha256(data).digest(), 1000)
+    # Object stores never publish an unfinished upload: nothing to remove.
+    assert storage.discard_partial_uploads("o/") == []

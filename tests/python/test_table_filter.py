@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from br_parquet.errors import FilterError
-from br_parquet.table_filter import TableFilter, translate_re2
+from br_parquet.table_filter import TableFilter, expand_rules, translate_re2
 
 # (rules, [(schema, table, accepted_case_sensitive, accepted_case_insensitive), ...])
 MATCH_TABLE_CASES: list[tuple[list[str], list[tuple[str, str, bool, bool]]]] = [
@@ -414,3 +414,17 @@ def test_backquoted_names_match_exactly(schema: str, table: str) -> None:
     assert f.match_table(schema, table)
     assert not f.match_table(schema + "x", table)
     assert not f.match_table(schema, table + "x")
+
+
+def test_expand_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.txt"
+    rules.write_text("# shop tables\n\n  shop.*\r\n!shop.tmp_*\n")
+    assert expand_rules(["  db1.* ", f"@{rules}", "# note", "", "!db1.x"]) == [
+        "db1.*",
+        "shop.*",
+        "!shop.tmp_*",
+        "!db1.x",
+    ]
+    assert expand_rules("a.b") == ["a.b"]
+    with pytest.raises(FilterError, match=r"at <cmdline>:2: cannot open filter file"):
+        expand_rules(["a.b", f"@{tmp_path / 'missing'}"])

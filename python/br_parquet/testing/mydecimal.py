@@ -64,7 +64,10 @@ def quantize_decimal(value: Decimal, precision: int, frac: int) -> Decimal:
     _check_precision_frac(precision, frac)
     if not value.is_finite():
         raise ValueError(f"decimal {value} is not finite")
-    context = decimal.Context(prec=MAX_DECIMAL_PRECISION + 10, rounding=decimal.ROUND_HALF_UP)
+    # Enough digits that quantize never overflows the context; too-large values are
+    # rejected by the overflow check below instead.
+    digits = max(MAX_DECIMAL_PRECISION, value.adjusted() + 1) + frac + 10
+    context = decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_UP)
     rounded = value.quantize(Decimal(1).scaleb(-frac), context=context)
     # copy_abs() and comparisons are exact; abs() and ** would round to the default context.
     if rounded.copy_abs() >= Decimal(f"1e{precision - frac}"):

@@ -1,0 +1,71 @@
+"""Crash points: let the resume tests kill the exporter at chosen moments.
+
+The export calls `crash_point(event)` at the moments a real crash matters: before and after
+each Parquet upload and each checkpoint entry write. With the environment variable
+
+    BR_PARQUET_TEST_KILL=<kind>-<event>:<n>[:<delay-ms>]
+
+set, the process sends itself SIGKILL (no cleanup, no flushing, like a machine losing
+power for everything but the storage) at the n-th (1-based) `<event>` of the run:
+
+- `at-<event>:<n>` kills right there, e.g. `at-after-upload:3` between the third upload
+  and its entry;
+- `during-<event>:<n>[:<delay-ms>]` kills from another thread `delay-ms` (default 0)
+  after the point, while the operation that follows runs (or just after it), e.g.
+  `during-before-upload:5` in the middle of the fifth upload.
+
+Events: `before-upload`, `after-upload`, `before-entry`, `after-entry`. Without the
+variable (always, outside tests) `crash_point` returns at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+ENV = "BR_PARQUET_TEST_KILL"
+EVENTS = ("before-upload", "after-upload", "before-entry", "after-entry")
+
+
+class _Plan:
+    def __init__(self, spec: str) -> None:
+        parts = spec.split(":")
+        kind, _, event = parts[0].partition("-")
+        if kind not in ("at", "during") or event not in EVENTS or len(parts) not in (2, 3):
+            raise ValueError(
+                f"{ENV}={spec!r}: expected at-<event>:<n> or during-<event>:<n>[:<delay-ms>] "
+                f"with <event> one of {', '.join(EVENTS)}"
+            )
+        self.event = event
+        self.asynchronous = kind == "during"
+        self.nth = int(parts[1])
+        self.delay = int(parts[2]) / 1000 if len(parts) == 3 else 0.0
+        self.seen = 0
+        self.lock = threading.Lock()
+
+    def reached(self, event: str) -> None:
+        if event != self.event:
+            return
+        with self.lock:
+            self.seen += 1
+            if self.seen != self.nth:
+                return
+        if self.asynchronous:
+            threading.Timer(self.delay, _kill).start()
+        else:
+            _kill()
+
+
+def _kill() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+_spec = os.environ.get(ENV)
+_plan = _Plan(_spec) if _spec else None
+
+
+def crash_point(event: str) -> None:
+    """Kill the process here if the test plan in `BR_PARQUET_TEST_KILL` says so."""
+    if _plan is not None:
+        _plan.reached(event)

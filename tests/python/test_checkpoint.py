@@ -1,0 +1,559 @@
+"""`br_parquet.checkpoint`: config hash, meta.json, entries, verification on resume,
+on local disk and on the S3 test server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from br_parquet.backupmeta import BackupMeta
+from br_parquet.checkpoint import (
+    FORMAT_VERSION,
+    BackupIdentity,
+    Checkpoint,
+    CheckpointConfig,
+    Verify,
+)
+from br_parquet.errors import CheckpointError, CheckpointMismatchError, FilterError
+from br_parquet.storage import Storage
+from br_parquet.tables import DEFAULT_FILTER
+
+PREFIX = "parquet"
+TASK_A = "1/10_2_aaaa_write.sst"
+TASK_B = "1/11_2_bbbb_write.sst"
+TASK_EMPTY = "1/12_2_cccc_write.sst"
+A1 = "parquet/shop/orders/1_10_2_aaaa_write.parquet"
+A2 = "parquet/shop/items/1_10_2_aaaa_write.parquet"
+B1 = "parquet/shop/orders/1_11_2_bbbb_write.parquet"
+
+
+def backup_meta(digest: bytes = b"\x01" * 32, start: int = 0, end: int = 450) -> BackupMeta:
+    return BackupMeta(
+        cluster_id=7,
+        cluster_version="v7.5.0",
+        br_version="BR v7.5.0",
+        start_version=start,
+        end_version=end,
+        api_version=0,
+        new_collations_enabled="True",
+        meta_version=2,
+        content_digest=digest,
+        data_files=[],
+        schemas=[],
+        ddls=[],
+    )
+
+
+def config(meta: BackupMeta | None = None, **changes: Any) -> CheckpointConfig:
+    settings: dict[str, Any] = {
+        "filters": ["shop.*"],
+        "table_ids": [],
+        "row_group_size": 8192,
+        "compression": "snappy",
+        "type_mapping": "compat",
+    }
+    settings.update(changes)
+    return CheckpointConfig.for_export(meta or backup_meta(), **settings)
+
+
+IDENTITY = BackupIdentity.of(backup_meta(), "local:///backups/full")
+
+
+def open_checkpoint(
+    storage: Storage, cfg: CheckpointConfig | None = None, verify: Verify = "sha256"
+) -> Checkpoint:
+    return Checkpoint.open(storage, PREFIX, cfg or config(), IDENTITY, verify=verify, workers=4)
+
+
+def write_object(storage: Storage, name: str, content: bytes) -> tuple[int, bytes]:
+    storage.put_bytes(name, content)
+    return len(content), hashlib.sha256(content).digest()
+
+
+def finish_task(
+    checkpoint: Checkpoint, task: str, objects: dict[str, bytes], *, record: int | None = None
+) -> None:
+    """Upload the task's objects and record the first `record` of them (all by default)."""
+    names = sorted(objects)
+    for i, name in enumerate(names):
+        size, digest = write_object(checkpoint.storage, name, objects[name])
+        if record is not None and i >= record:
+            continue
+        checkpoint.record_object(
+            obj=name,
+            source_sst=task,
+            source_default_sst=task.replace("_write", "_default"),
+            task_objects=names,
+            db="shop",
+            table=name.split("/")[2],
+            table_id=100 + i,
+            rows=10 * (i + 1),
+            size=size,
+            sha256=digest,
+        )
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Storage:
+    return Storage.from_url(f"local://{tmp_path}/out")
+
+
+def three_tasks(storage: Storage) -> Checkpoint:
+    checkpoint = open_checkpoint(storage)
+    finish_task(checkpoint, TASK_A, {A1: b"orders-a" * 100, A2: b"items-a" * 50})
+    finish_task(checkpoint, TASK_B, {B1: b"orders-b" * 70})
+    checkpoint.record_empty_task(TASK_EMPTY, None)
+    return checkpoint
+
+
+# --- config hash ----------------------------------------------------------------------------
+
+
+def test_config_hash_covers_every_setting() -> None:
+    base = config()
+    assert base.hash == config().hash  # deterministic
+    variants = {
+        "backup": config(backup_meta(digest=b"\x02" * 32)),
+        "start_version": config(backup_meta(start=5)),
+        "end_version": config(backup_meta(end=451)),
+        "filter": config(filters=["shop.orders"]),
+        "table_ids": config(table_ids=[101]),
+        "row_group_size": config(row_group_size=1000),
+        "compression": config(compression="zstd"),
+        "type_mapping": config(type_mapping="typed"),
+    }
+    hashes = {name: cfg.hash for name, cfg in variants.items()}
+    assert base.hash not in hashes.values()
+    assert len(set(hashes.values())) == len(hashes)
+
+
+def test_config_hash_ignores_what_does_not_change_the_output(tmp_path: Path) -> None:
+    assert config(table_ids=[3, 1, 3]).hash == config(table_ids=[1, 3]).hash
+    assert config(filters=[]).hash == config(filters=list(DEFAULT_FILTER)).hash
+    rules = tmp_path / "rules.txt"
+    rules.write_text("shop.*\n")
+    with_file = config(filters=[f"@{rules}"])
+    assert with_file.filters == ("shop.*",)
+    assert with_file.hash == config().hash
+    rules.write_text("# the shop\n\n  shop.*  \r\n")  # comments, blanks, CRLF
+    assert config(filters=[f"@{rules}"]).hash == config().hash
+
+
+def test_config_hash_reads_filter_files(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.txt"
+    rules.write_text("shop.*\n")
+    before = config(filters=[f"@{rules}"])
+    rules.write_text("shop.*\n!shop.tmp_*\n")
+    after = config(filters=[f"@{rules}"])
+    assert after.filters == ("shop.*", "!shop.tmp_*")
+    assert after.hash != before.hash
+    assert after.changes_from(before.settings()) == [
+        '--filter (after @file expansion) was ["shop.*"], now ["shop.*", "!shop.tmp_*"]'
+    ]
+    with pytest.raises(FilterError, match=r"cannot open filter file: open /nonexistent"):
+        config(filters=["@/nonexistent"])
+
+
+def test_changes_name_each_setting() -> None:
+    old = config().settings()
+    new = config(backup_meta(digest=b"\x02" * 32), compression="zstd", row_group_size=100)
+    assert new.changes_from(old) == [
+        f'the backup (SHA-256 of its backupmeta) was "{"01" * 32}", now "{"02" * 32}"',
+        "--row-group-size was 8192, now 100",
+        '--compression was "snappy", now "zstd"',
+    ]
+
+
+# --- meta.json ------------------------------------------------------------------------------
+
+
+def test_fresh_checkpoint_writes_meta(storage: Storage, tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(storage)
+    assert checkpoint.status.fresh
+    assert checkpoint.directory == "parquet/_checkpoint"
+    meta = json.loads((tmp_path / "out/parquet/_checkpoint/meta.json").read_bytes())
+    assert meta["format"] == "br-parquet-checkpoint"
+    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["config_hash"] == config().hash
+    assert meta["config"]["filters"] == ["shop.*"]
+    assert meta["config"]["compression"] == "snappy"
+    assert meta["backup"] == {
+        "location": "local:///backups/full",
+        "cluster_id": 7,
+        "cluster_version": "v7.5.0",
+        "br_version": "BR v7.5.0",
+        "start_version": 0,
+        "end_version": 450,
+        "backupmeta_sha256": (b"\x01" * 32).hex(),
+    }
+    assert meta["created_at"].endswith("Z")
+    assert len(meta["checksum"]) == 64
+    assert storage.list("parquet/_checkpoint/entries/") == []
+
+    again = open_checkpoint(storage)
+    assert not again.status.fresh
+    assert again.status.created_at == meta["created_at"]
+    assert again.reusable(TASK_A) is None
+
+
+def test_mismatch_is_refused_naming_the_change(storage: Storage, tmp_path: Path) -> None:
+    three_tasks(storage)
+    meta_path = tmp_path / "out/parquet/_checkpoint/meta.json"
+    before = meta_path.read_bytes()
+    cases: list[tuple[CheckpointConfig, str]] = [
+        (
+            config(filters=["shop.orders"]),
+            '--filter .* was \\["shop.\\*"\\], now \\["shop.orders"\\]',
+        ),
+        (config(compression="zstd"), '--compression was "snappy", now "zstd"'),
+        (config(row_group_size=10), "--row-group-size was 8192, now 10"),
+        (config(type_mapping="typed"), '--type-mapping was "compat", now "typed"'),
+        (config(table_ids=[5]), "--table-ids was \\[\\], now \\[5\\]"),
+        (config(backup_meta(digest=b"\x09" * 32)), "the backup \\(SHA-256 of its backupmeta\\)"),
+    ]
+    for cfg, change in cases:
+        with pytest.raises(CheckpointMismatchError, match=change) as info:
+            open_checkpoint(storage, cfg)
+        message = str(info.value)
+        assert message.startswith("parquet/_checkpoint/meta.json: ")
+        url = f"{storage.location}/parquet/_checkpoint/"
+        assert f"remove the checkpoint directory {url} (objects already" in message
+        assert "new --output-prefix" in message
+        assert info.value.directory == url
+    assert meta_path.read_bytes() == before  # nothing rewritten
+    assert open_checkpoint(storage).reusable(TASK_A) is not None
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "is not JSON"),
+        (b'{"format": "br-parquet-checkpoint", "format_ver', "is not JSON"),
+        (b"[1, 2]", "is not a JSON object"),
+        (b'{"format": "br-parquet-checkpoint"}', "has no checksum"),
+    ],
+)
+def test_unreadable_meta_is_an_error_naming_the_file(
+    storage: Storage, content: bytes, reason: str
+) -> None:
+    three_tasks(storage)
+    storage.put_bytes("parquet/_checkpoint/meta.json", content)
+    with pytest.raises(CheckpointError, match=reason) as info:
+        open_checkpoint(storage)
+    assert info.value.path == "parquet/_checkpoint/meta.json"
+    assert "expected the checkpoint meta document br-parquet writes" in str(info.value)
+    assert "--use-checkpoint=false" in str(info.value)
+
+
+def test_edited_meta_is_detected(storage: Storage, tmp_path: Path) -> None:
+    open_checkpoint(storage)
+    path = tmp_path / "out/parquet/_checkpoint/meta.json"
+    meta = json.loads(path.read_bytes())
+    meta["config"]["compression"] = "zstd"  # hand edit to dodge the mismatch check
+    path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="does not match its checksum"):
+        open_checkpoint(storage)
+
+
+def test_newer_format_is_refused(storage: Storage, tmp_path: Path) -> None:
+    open_checkpoint(storage)
+    path = tmp_path / "out/parquet/_checkpoint/meta.json"
+    meta = json.loads(path.read_bytes())
+    del meta["checksum"]
+    meta["format_version"] = FORMAT_VERSION + 1
+    canonical = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
+    meta["checksum"] = hashlib.sha256(canonical).hexdigest()
+    path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="written by a newer br-parquet"):
+        open_checkpoint(storage)
+
+
+def test_entries_without_meta_are_refused(storage: Storage) -> None:
+    three_tasks(storage)
+    storage.delete("parquet/_checkpoint/meta.json")
+    with pytest.raises(CheckpointError, match=r"is missing although .* holds 4 entries"):
+        open_checkpoint(storage)
+    assert not storage.exists("parquet/_checkpoint/meta.json")
+
+
+# --- entries --------------------------------------------------------------------------------
+
+
+def test_finished_tasks_are_reusable(storage: Storage, tmp_path: Path) -> None:
+    three_tasks(storage)
+    checkpoint = open_checkpoint(storage)
+    entries = checkpoint.reusable(TASK_A)
+    assert entries is not None
+    assert [e.object for e in entries] == sorted([A1, A2])
+    items = entries[0]
+    assert items.object == A2
+    assert items.source_sst == TASK_A
+    assert items.source_default_sst == "1/10_2_aaaa_default.sst"
+    assert items.task_objects == (A2, A1)
+    assert (items.db, items.table, items.table_id, items.rows) == ("shop", "items", 100, 10)
+    assert items.size == 350
+    assert items.sha256 == hashlib.sha256(b"items-a" * 50).hexdigest()
+    assert checkpoint.reusable(TASK_EMPTY) == ()
+    assert checkpoint.reusable("1/99_write.sst") is None
+    status = checkpoint.status
+    assert (status.reusable_tasks, status.reusable_objects, status.reusable_rows) == (3, 3, 40)
+    assert status.entries == 4
+    assert status.rejected_entries == status.redo_objects == []
+    on_disk = sorted(
+        str(p.relative_to(tmp_path / "out/parquet/_checkpoint"))
+        for p in (tmp_path / "out/parquet/_checkpoint").rglob("*")
+        if p.is_file()
+    )
+    assert on_disk == [
+        "entries/_empty_tasks/1_12_2_cccc_write.json",
+        "entries/shop/items/1_10_2_aaaa_write.parquet.json",
+        "entries/shop/orders/1_10_2_aaaa_write.parquet.json",
+        "entries/shop/orders/1_11_2_bbbb_write.parquet.json",
+        "meta.json",
+    ]
+    entry = json.loads((tmp_path / "out" / checkpoint.entry_name(B1)).read_bytes())
+    assert set(entry) == {
+        "kind",
+        "format_version",
+        "config_hash",
+        "object",
+        "source_sst",
+        "source_default_sst",
+        "task_objects",
+        "db",
+        "table",
+        "table_id",
+        "rows",
+        "size",
+        "sha256",
+        "finished_at",
+        "checksum",
+    }
+
+
+def test_task_with_a_missing_entry_is_redone(storage: Storage) -> None:
+    checkpoint = open_checkpoint(storage)
+    finish_task(checkpoint, TASK_A, {A1: b"a1", A2: b"a2"}, record=1)
+    again = open_checkpoint(storage)
+    assert again.reusable(TASK_A) is None
+    assert again.status.entries == 1
+
+
+def test_entry_of_another_task_generation_is_not_mixed_in(storage: Storage) -> None:
+    """Entries whose task_objects disagree leave the task to be redone."""
+    checkpoint = open_checkpoint(storage)
+    finish_task(checkpoint, TASK_A, {A1: b"a1"})
+    finish_task(checkpoint, TASK_A, {A1: b"a1", A2: b"a2"}, record=0)
+    size, digest = write_object(storage, A2, b"a2")
+    checkpoint.record_object(
+        obj=A2,
+        source_sst=TASK_A,
+        source_default_sst=None,
+        task_objects=[A1, A2],
+        db="shop",
+        table="items",
+        table_id=1,
+        rows=1,
+        size=size,
+        sha256=digest,
+    )
+    assert open_checkpoint(storage).reusable(TASK_A) is None
+
+
+Damage = Callable[[Path], None]
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"\x00\xff" * 40)
+
+
+def _edit_rows(path: Path) -> None:
+    document = json.loads(path.read_bytes())
+    document["rows"] += 1  # checksum left as it was
+    path.write_text(json.dumps(document))
+
+
+def _other_config(path: Path) -> None:
+    document = json.loads(path.read_bytes())
+    del document["checksum"]
+    document["config_hash"] = "0" * 64
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    document["checksum"] = hashlib.sha256(canonical).hexdigest()
+    path.write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_truncate, "is not JSON"),
+        (_empty, "is not JSON"),
+        (_garbage, "is not JSON"),
+        (_edit_rows, "does not match its checksum"),
+        (_other_config, "different config hash"),
+    ],
+)
+def test_damaged_entry_is_ignored_and_its_task_redone(
+    storage: Storage, tmp_path: Path, damage: Damage, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    checkpoint = three_tasks(storage)
+    entry_path = tmp_path / "out" / checkpoint.entry_name(A1)
+    damage(entry_path)
+    with caplog.at_level(logging.WARNING, logger="br_parquet.checkpoint"):
+        again = open_checkpoint(storage)
+    assert again.reusable(TASK_A) is None
+    assert again.reusable(TASK_B) is not None
+    assert again.reusable(TASK_EMPTY) == ()
+    [rejected] = again.status.rejected_entries
+    assert rejected.startswith(checkpoint.entry_name(A1) + ": ")
+    assert reason in rejected
+    assert f"ignoring checkpoint entry {checkpoint.entry_name(A1)}" in caplog.text
+
+
+def test_entry_copied_to_another_name_is_ignored(storage: Storage) -> None:
+    checkpoint = three_tasks(storage)
+    storage.put_bytes(
+        checkpoint.entry_name(A2), storage.get_bytes(checkpoint.entry_name(A1))
+    )  # A1's entry twice, none for A2
+    again = open_checkpoint(storage)
+    assert again.reusable(TASK_A) is None
+    assert "is stored under another name" in again.status.rejected_entries[0]
+
+
+def test_damaged_empty_task_entry_is_redone(storage: Storage) -> None:
+    checkpoint = three_tasks(storage)
+    name = checkpoint.empty_task_entry_name(TASK_EMPTY)
+    storage.put_bytes(name, storage.get_bytes(name)[:-20])
+    assert open_checkpoint(storage).reusable(TASK_EMPTY) is None
+
+
+# --- verification of finished objects ------------------------------------------------------
+
+
+def test_deleted_object_is_redone(storage: Storage) -> None:
+    three_tasks(storage)
+    storage.delete(A1)
+    again = open_checkpoint(storage)
+    assert again.reusable(TASK_A) is None
+    assert again.reusable(TASK_B) is not None
+    assert again.status.redo_objects == [f"{A1}: is missing"]
+
+
+def test_truncated_object_is_caught_by_size(storage: Storage, tmp_path: Path) -> None:
+    three_tasks(storage)
+    _truncate(tmp_path / "out" / B1)
+    for verify in ("size", "sha256"):
+        again = open_checkpoint(storage, verify=verify)  # type: ignore[arg-type]
+        assert again.reusable(TASK_B) is None
+        assert again.status.redo_objects == [
+            f"{B1}: is 280 bytes but its entry records 560 (truncated or replaced)"
+        ]
+
+
+def test_same_size_corruption_is_caught_by_sha256(storage: Storage, tmp_path: Path) -> None:
+    three_tasks(storage)
+    path = tmp_path / "out" / B1
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0x01
+    path.write_bytes(bytes(data))
+    again = open_checkpoint(storage)
+    assert again.reusable(TASK_B) is None
+    [problem] = again.status.redo_objects
+    assert problem.startswith(f"{B1}: has sha256 {hashlib.sha256(data).hexdigest()}")
+    # Size-only verification is documented to miss it.
+    assert open_checkpoint(storage, verify="size").reusable(TASK_B) is not None
+
+
+def test_record_refuses_objects_outside_the_prefix(storage: Storage) -> None:
+    checkpoint = open_checkpoint(storage)
+    with pytest.raises(ValueError, match="not a Parquet object under 'parquet'"):
+        checkpoint.entry_name("other/shop/orders/x.parquet")
+    with pytest.raises(ValueError, match="not among its task's objects"):
+        checkpoint.record_object(
+            obj=A1,
+            source_sst=TASK_A,
+            source_default_sst=None,
+            task_objects=[A2],
+            db="shop",
+            table="orders",
+            table_id=1,
+            rows=0,
+            size=0,
+            sha256=b"",
+        )
+
+
+def test_empty_prefix(tmp_path: Path) -> None:
+    storage = Storage.from_url(f"local://{tmp_path}/out")
+    checkpoint = Checkpoint.open(storage, "/", config(), IDENTITY)
+    assert checkpoint.directory == "_checkpoint"
+    name = "shop/orders/1_x_write.parquet"
+    size, digest = write_object(storage, name, b"rows")
+    checkpoint.record_object(
+        obj=name,
+        source_sst="1/x_write.sst",
+        source_default_sst=None,
+        task_objects=[name],
+        db="shop",
+        table="orders",
+        table_id=1,
+        rows=1,
+        size=size,
+        sha256=digest,
+    )
+    assert checkpoint.entry_name(name) == "_checkpoint/entries/shop/orders/1_x_write.parquet.json"
+    again = Checkpoint.open(storage, "", config(), IDENTITY)
+    assert again.reusable("1/x_write.sst") is not None
+
+
+def test_identity_is_informational(storage: Storage) -> None:
+    """A copy of the same backup elsewhere resumes: only the config hash binds."""
+    three_tasks(storage)
+    moved = replace(IDENTITY, location="s3://elsewhere/full")
+    again = Checkpoint.open(storage, PREFIX, config(), moved)
+    assert again.reusable(TASK_A) is not None
+
+
+# --- the same on the S3 test server -----------------------------------------------------------
+
+
+@pytest.mark.s3
+def test_checkpoint_on_s3(s3_url: str) -> None:
+    storage = Storage.from_url(
+        s3_url,
+        client_options={"connect_timeout": "5s", "timeout": "60s", "read_timeout": "30s"},
+        retry_config={"max_retries": 2, "retry_timeout": timedelta(seconds=20)},
+    )
+    checkpoint = three_tasks(storage)
+    assert storage.exists("parquet/_checkpoint/meta.json")
+    again = open_checkpoint(storage)
+    assert not again.status.fresh
+    assert again.status.reusable_objects == 3
+    assert again.reusable(TASK_EMPTY) == ()
+
+    storage.put_bytes(checkpoint.entry_name(A1), b'{"kind": "object", "obj')  # torn
+    storage.put_bytes(B1, b"x" * storage.size(B1))  # same size, other bytes
+    again = open_checkpoint(storage)
+    assert again.reusable(TASK_A) is None
+    assert again.reusable(TASK_B) is None
+    assert again.reusable(TASK_EMPTY) == ()
+    assert "is not JSON" in again.status.rejected_entries[0]
+    assert "has sha256" in again.status.redo_objects[0]
+
+    with pytest.raises(CheckpointMismatchError, match='--compression was "snappy", now "gzip"'):
+        open_checkpoint(storage, config(compression="gzip"))
