@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from .checkpoint import VERIFY_MODES
 from .crypto import cipher_from_options
 from .errors import BrParquetError
+from .iceberg_manifest import ManifestLocation
 from .job import ExportOptions, ExportSummary, export
 from .parquet_writer import CODECS
 from .proto import brpb_pb2 as brpb
@@ -142,6 +143,24 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="log verbosity",
     )
+    ice = p.add_argument_group("Iceberg JSON manifest")
+    ice.add_argument(
+        "--write-iceberg-manifest",
+        action="store_true",
+        help="write a JSON manifest of every Parquet file (with its source SST facts) to "
+        "{warehouse}/{namespace}/{table}/metadata/{manifest-prefix}_{end_version}_0.json",
+    )
+    ice.add_argument(
+        "--iceberg-warehouse", metavar="PATH", help="warehouse folder in the output storage"
+    )
+    ice.add_argument("--iceberg-namespace", metavar="NS", help="namespace (dots make folders)")
+    ice.add_argument("--iceberg-table", metavar="NAME", help="Iceberg table name")
+    ice.add_argument(
+        "--iceberg-manifest-prefix",
+        default="manifest",
+        metavar="PREFIX",
+        help="file name prefix of the manifest",
+    )
     enc = p.add_argument_group("encrypted backups (BR --crypter.*)")
     enc.add_argument(
         "--crypter.method",
@@ -171,8 +190,30 @@ def _backend(
     parser.error(f"--{what}-storage-base64 (or --{what} URL) is required")
 
 
+def _iceberg(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ManifestLocation | None:
+    given = {
+        "--iceberg-warehouse": args.iceberg_warehouse,
+        "--iceberg-namespace": args.iceberg_namespace,
+        "--iceberg-table": args.iceberg_table,
+    }
+    if not args.write_iceberg_manifest:
+        if any(given.values()):
+            parser.error("--iceberg-* flags need --write-iceberg-manifest")
+        return None
+    missing = [flag for flag, value in given.items() if not value]
+    if missing:
+        parser.error(f"--write-iceberg-manifest needs {', '.join(missing)}")
+    return ManifestLocation(
+        args.iceberg_warehouse,
+        args.iceberg_namespace,
+        args.iceberg_table,
+        args.iceberg_manifest_prefix,
+    )
+
+
 def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ExportOptions:
     return ExportOptions(
+        iceberg=_iceberg(args, parser),
         input=_backend(args.input_storage_base64, args.input, "input", parser),
         output=_backend(args.output_storage_base64, args.output, "output", parser),
         output_prefix=args.output_prefix,
@@ -191,6 +232,9 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
 
 
 def print_summary(summary: ExportSummary) -> None:
+    if summary.tasks == 0:
+        # A schema-only backup, or tables that were empty when it was taken.
+        print("nothing to export: the backup holds no data files for the selected tables")
     print(
         f"exported {summary.rows_written} rows into {summary.files_written} Parquet files "
         f"({summary.bytes_written} bytes) from {summary.tasks} SST tasks "
@@ -211,6 +255,8 @@ def print_summary(summary: ExportSummary) -> None:
         print(f"  zero_dates_nulled: {stats['zero_dates_nulled']}")
     for original, normalised in summary.renamed().items():
         print(f"  name {original!r} → {normalised}")
+    if summary.manifest:
+        print(f"  iceberg manifest: {summary.manifest}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from .checkpoint import VERIFY_MODES, BackupIdentity, Checkpoint, CheckpointConf
 from .crashpoints import crash_point
 from .crypto import Cipher
 from .errors import BrParquetError, ExportError
+from .iceberg_manifest import ManifestLocation, write_manifest
 from .naming import normalize_prefix, parquet_object_name, sanitize
 from .parquet_writer import ParquetFileWriter, ParquetOptions
 from .plan import Plan, SstTask, plan_tasks
@@ -58,6 +59,8 @@ class ExportOptions:
     """Resume from and record into `{output_prefix}/_checkpoint/`; False ignores it."""
     checkpoint_verify: Verify = "sha256"
     """How finished objects are checked on resume: `sha256` (read back) or `size`."""
+    iceberg: ManifestLocation | None = None
+    """Where to write the run's Iceberg JSON manifest; None writes none."""
 
     def __post_init__(self) -> None:
         if self.sst_concurrency < 1:
@@ -85,6 +88,8 @@ class WrittenObject:
     size: int
     reused: bool = False
     """Finished by an earlier run and taken from the checkpoint, not written by this one."""
+    sha256: str = ""
+    """Hex SHA-256 of the Parquet object."""
 
 
 @dataclass
@@ -97,6 +102,8 @@ class ExportSummary:
     seconds: float = 0.0
     checkpoint: str | None = None
     """The checkpoint directory used, None with `use_checkpoint=False`."""
+    manifest: str | None = None
+    """The Iceberg JSON manifest written, if one was asked for."""
 
     @property
     def rows_written(self) -> int:
@@ -183,9 +190,16 @@ class _TaskRunner:
 
     def _fetch(self, f: brpb.File, path: Path) -> Path:
         started = time.monotonic()
+        cipher = self.opts.cipher
+        # `File.sha256` is of the stored (encrypted) bytes: verify, then decrypt.
+        stored = path.with_name(path.name + ".stored") if cipher and f.cipher_iv else path
         self.input.download_to(
-            f.name, path, expected_sha256=bytes(f.sha256) or None, expected_size=f.size or None
+            f.name, stored, expected_sha256=bytes(f.sha256) or None, expected_size=f.size or None
         )
+        if stored != path:
+            assert cipher is not None
+            _decrypt_file(cipher, bytes(f.cipher_iv), stored, path)
+            stored.unlink()
         log.debug("downloaded %s (%d bytes) in %.3fs", f.name, f.size, time.monotonic() - started)
         return path
 
@@ -222,7 +236,14 @@ class _TaskRunner:
             name = parquet_object_name(self.opts.output_prefix, target.db, target.name, task.name)
             size = writer.path.stat().st_size
             obj = WrittenObject(
-                name, task.name, target.db, target.name, target.table_id, rows, size
+                name,
+                task.name,
+                target.db,
+                target.name,
+                target.table_id,
+                rows,
+                size,
+                sha256=_file_sha256(writer.path).hex(),
             )
             finished.append((obj, writer.path))
         task_objects = [obj.path for obj, _ in finished]
@@ -242,7 +263,7 @@ class _TaskRunner:
                     table_id=obj.table_id,
                     rows=obj.rows,
                     size=obj.size,
-                    sha256=_file_sha256(path),
+                    sha256=bytes.fromhex(obj.sha256),
                 )
                 crash_point("after-entry")
         if not finished and self.checkpoint is not None:
@@ -252,6 +273,18 @@ class _TaskRunner:
             )
             crash_point("after-entry")
         return TaskResult([obj for obj, _ in finished], scan.stats())
+
+
+_DECRYPT_CHUNK = 8 << 20
+
+
+def _decrypt_file(cipher: Cipher, iv: bytes, src: Path, dst: Path) -> None:
+    """AES-CTR-decrypts an SST as TiKV encrypted it (its own IV), in bounded chunks."""
+    ctx = cipher.context(iv)
+    with src.open("rb") as inp, dst.open("wb") as out:
+        while chunk := inp.read(_DECRYPT_CHUNK):
+            out.write(ctx.update(chunk))
+        out.write(ctx.finalize())
 
 
 def _file_sha256(path: Path) -> bytes:
@@ -296,7 +329,15 @@ def _reused(
             continue
         reused.extend(
             WrittenObject(
-                e.object, e.source_sst, e.db, e.table, e.table_id, e.rows, e.size, reused=True
+                e.object,
+                e.source_sst,
+                e.db,
+                e.table,
+                e.table_id,
+                e.rows,
+                e.size,
+                reused=True,
+                sha256=e.sha256,
             )
             for e in entries
         )
@@ -360,5 +401,10 @@ def export(opts: ExportOptions) -> ExportSummary:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     summary.objects.sort(key=lambda o: o.path)
+    if opts.iceberg is not None:
+        # Written last: a manifest only ever lists a complete export.
+        summary.manifest = write_manifest(
+            output_storage, opts.iceberg, meta, plan.tasks, summary.objects, prefix
+        )
     summary.seconds = time.monotonic() - started
     return summary

@@ -235,3 +235,4 @@ def test_help_documents_every_flag_with_its_default() -> None:
     assert "(default: parquet)" in result.stdout
     assert "(default: 8192)" in result.stdout
     assert "(default: snappy)" in result.stdout
+    assert "(default: manifest)" in result.stdout

@@ -1,0 +1,120 @@
+"""The original design's Iceberg JSON manifest (`--write-iceberg-manifest`).
+
+One JSON document per run at
+`{warehouse}/{namespace}/{table}/metadata/{manifest_prefix}_{end_version}_0.json`
+in the output storage, listing every Parquet file of the export with its
+source SST facts (name, column family, raw key range, size, checksums) and the
+backup snapshot it belongs to. Engines (or a later commit step) register the
+files from it; it is not an Iceberg metadata file itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .backupmeta import BackupMeta
+from .plan import SstTask
+from .proto import brpb_pb2 as brpb
+from .storage import Storage
+
+FORMAT_VERSION = 1
+_TSO_PHYSICAL_SHIFT = 18
+
+
+@dataclass(frozen=True)
+class ManifestLocation:
+    warehouse: str
+    namespace: str
+    table: str
+    manifest_prefix: str = "manifest"
+
+    def path(self, snapshot: int) -> str:
+        parts = [self.warehouse, *self.namespace.split("."), self.table, "metadata"]
+        folder = "/".join(p.strip("/") for p in parts if p.strip("/"))
+        return f"{folder}/{self.manifest_prefix}_{snapshot}_0.json"
+
+
+def tso_to_datetime(tso: int) -> datetime:
+    """A TiDB TSO's physical part (milliseconds since the epoch) as a UTC time."""
+    return datetime.fromtimestamp((tso >> _TSO_PHYSICAL_SHIFT) / 1000, tz=UTC)
+
+
+def _file_facts(f: brpb.File) -> dict[str, Any]:
+    return {
+        "name": f.name,
+        "cf": f.cf,
+        "start_key": bytes(f.start_key).hex(),
+        "end_key": bytes(f.end_key).hex(),
+        "size": f.size,
+        "sha256": bytes(f.sha256).hex(),
+        "crc64xor": f.crc64xor,
+        "total_kvs": f.total_kvs,
+        "total_bytes": f.total_bytes,
+    }
+
+
+def build_manifest(
+    meta: BackupMeta, tasks: Sequence[SstTask], objects: Sequence[Any], output_prefix: str
+) -> dict[str, Any]:
+    """The manifest document for `objects` (the run's `WrittenObject`s)."""
+    by_name = {t.name: t for t in tasks}
+    snapshot_time = tso_to_datetime(meta.end_version)
+    files = []
+    for obj in sorted(objects, key=lambda o: o.path):
+        task = by_name[obj.source_sst]
+        write = _file_facts(task.write)
+        files.append(
+            {
+                "file_name": obj.path,
+                "file_format": "PARQUET",
+                "record_count": obj.rows,
+                "file_size_in_bytes": obj.size,
+                "sha256": obj.sha256,
+                "db": obj.db,
+                "table": obj.table,
+                "table_id": obj.table_id,
+                # The source SST, as its `File` in backupmeta describes it.
+                "sst_name": write["name"],
+                "cf": write["cf"],
+                "start_key": write["start_key"],
+                "end_key": write["end_key"],
+                "sst_size": write["size"],
+                "sst_sha256": write["sha256"],
+                "crc64xor": write["crc64xor"],
+                "total_kvs": write["total_kvs"],
+                "total_bytes": write["total_bytes"],
+                "default_cf": _file_facts(task.default) if task.default else None,
+            }
+        )
+    return {
+        "format_version": FORMAT_VERSION,
+        "output_prefix": output_prefix,
+        "snapshot": {
+            "start_version": meta.start_version,
+            "end_version": meta.end_version,
+            "end_time": snapshot_time.isoformat(),
+            "end_time_ms": int(snapshot_time.timestamp() * 1000),
+            "cluster_id": meta.cluster_id,
+            "cluster_version": meta.cluster_version,
+        },
+        "files": files,
+    }
+
+
+def write_manifest(
+    storage: Storage,
+    location: ManifestLocation,
+    meta: BackupMeta,
+    tasks: Sequence[SstTask],
+    objects: Sequence[Any],
+    output_prefix: str,
+) -> str:
+    """Writes the manifest (one atomic PUT); returns its object path."""
+    path = location.path(meta.end_version)
+    doc = build_manifest(meta, tasks, objects, output_prefix)
+    storage.put_bytes(path, json.dumps(doc, indent=2, sort_keys=False).encode() + b"\n")
+    return path

@@ -1,0 +1,398 @@
+"""The original design's smoke cases — grouping, `--row-group-size 1`, all types —
+local → local and S3 → S3, plus the output settings and the manifest."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from br_parquet.cli import main as cli_main
+from br_parquet.storage import Storage
+from br_parquet.testing import BackupSpec, DatabaseSpec, table, write_backup
+
+GROUPS = [
+    table("group_a", [("id", "int primary key"), ("v", "int")], rows=[(1, 10), (2, 20)]),
+    table("group_b", [("id", "int primary key"), ("v", "int")], rows=[(1, 100), (2, 200)]),
+]
+
+
+def write_groups(root: Path) -> None:
+    write_backup(
+        root,
+        BackupSpec(
+            [DatabaseSpec("parquet_smoke", GROUPS)],
+            shared_regions=[["parquet_smoke.group_a", "parquet_smoke.group_b"]],
+        ),
+    )
+
+
+def write_all_types(root: Path) -> None:
+    from test_data_model_all_types import COLUMNS, ROWS
+
+    write_backup(
+        root, BackupSpec([DatabaseSpec("parquet_smoke", [table("all_types", COLUMNS, rows=ROWS)])])
+    )
+
+
+class Place:
+    """Where a backup is read from and the output written to."""
+
+    def __init__(self, input_url: str, output_url: str, output: Storage) -> None:
+        self.input_url, self.output_url, self.output = input_url, output_url, output
+
+    def parquet(self) -> dict[str, pa.Table]:
+        return {
+            o.name: pq.read_table(io.BytesIO(self.output.get_bytes(o.name)))
+            for o in self.output.list("parquet/")
+            if o.name.endswith(".parquet")
+        }
+
+
+@pytest.fixture(params=["local", "s3"])
+def place(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[[Callable[[Path], None]], Place]:
+    def make(write: Callable[[Path], None]) -> Place:
+        local = tmp_path / "backup"
+        write(local)
+        if request.param == "local":
+            out = tmp_path / "out"
+            return Place(str(local), str(out), Storage.from_url(str(out)))
+        s3_url: str = request.getfixturevalue("s3_url")
+        base, query = s3_url.split("?", 1)
+        backup = Storage.from_url(s3_url)
+        for p in sorted(local.rglob("*")):
+            if p.is_file():
+                backup.put_file(str(p.relative_to(local)), p)
+        out_url = f"{base.rsplit('/', 2)[0]}/exported?{query}"
+        return Place(s3_url, out_url, Storage.from_url(out_url))
+
+    return make
+
+
+def run(place: Place, *flags: str) -> int:
+    return cli_main(["--input", place.input_url, "--output", place.output_url, *flags])
+
+
+def test_grouping_case(place: Callable[[Callable[[Path], None]], Place]) -> None:
+    p = place(write_groups)
+    assert run(p, "--filter", "parquet_smoke.group_*") == 0
+    files = p.parquet()
+    assert sorted(name.split("/")[2] for name in files) == ["group_a", "group_b"]
+    rows = {name.split("/")[2]: t.select(["id", "v"]).to_pylist() for name, t in files.items()}
+    assert rows == {
+        "group_a": [{"id": 1, "v": 10}, {"id": 2, "v": 20}],
+        "group_b": [{"id": 1, "v": 100}, {"id": 2, "v": 200}],
+    }
+
+
+def test_row_group_size_one(place: Callable[[Callable[[Path], None]], Place]) -> None:
+    p = place(write_all_types)
+    assert run(p, "--filter", "parquet_smoke.all_types", "--row-group-size", "1") == 0
+    (name,) = p.parquet()
+    meta = pq.ParquetFile(io.BytesIO(p.output.get_bytes(name))).metadata
+    assert meta.num_row_groups == 3
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [1, 1, 1]
+
+
+def test_all_types_case(place: Callable[[Callable[[Path], None]], Place]) -> None:
+    from test_data_model_all_types import COMPAT, NAMES
+
+    p = place(write_all_types)
+    assert run(p, "--filter", "parquet_smoke.*") == 0
+    (t,) = p.parquet().values()
+    rows = sorted(t.to_pylist(), key=lambda r: r["id"])
+    assert [{k: r[k] for k in NAMES} for r in rows] == COMPAT
+
+
+def many_rows(root: Path) -> None:
+    write_backup(
+        root,
+        BackupSpec(
+            [
+                DatabaseSpec(
+                    "db",
+                    [
+                        table(
+                            "t",
+                            [("id", "int primary key"), ("s", "varchar(10)")],
+                            rows=[(i, f"s{i % 4}") for i in range(10)],
+                        ),
+                    ],
+                )
+            ]
+        ),
+    )
+
+
+@pytest.mark.parametrize("size,expected", [(3, [3, 3, 3, 1]), (10, [10]), (8192, [10])])
+def test_row_groups_hold_exactly_n_rows(tmp_path: Path, size: int, expected: list[int]) -> None:
+    many_rows(tmp_path / "b")
+    assert (
+        cli_main(
+            [
+                "--input",
+                str(tmp_path / "b"),
+                "--output",
+                str(tmp_path / "o"),
+                "--row-group-size",
+                str(size),
+            ]
+        )
+        == 0
+    )
+    (f,) = (tmp_path / "o").rglob("*.parquet")
+    meta = pq.ParquetFile(f).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == expected
+
+
+@pytest.mark.parametrize(
+    "name,codec",
+    [
+        ("snappy", "SNAPPY"),
+        ("zstd", "ZSTD"),
+        ("gzip", "GZIP"),
+        ("brotli", "BROTLI"),
+        ("lz4", "LZ4"),
+        ("lz4raw", "LZ4"),
+        ("none", "UNCOMPRESSED"),
+    ],
+)
+def test_compression_and_writer_settings(tmp_path: Path, name: str, codec: str) -> None:
+    many_rows(tmp_path / "b")
+    assert (
+        cli_main(
+            ["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o"), "--compression", name]
+        )
+        == 0
+    )
+    (f,) = (tmp_path / "o").rglob("*.parquet")
+    pf = pq.ParquetFile(f)
+    col = pf.metadata.row_group(0).column(3)  # `s`
+    assert col.compression == codec
+    assert any("DICTIONARY" in e for e in col.encodings)  # dictionary encoding on
+    assert col.statistics is not None and col.statistics.has_min_max
+    assert col.has_column_index  # page-level statistics
+    assert pf.schema_arrow.names[:2] == ["_tidb_table_id", "_tidb_handle"]
+
+
+def test_names_are_normalised_without_collisions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_backup(
+        tmp_path / "b",
+        BackupSpec(
+            [
+                DatabaseSpec(
+                    "shop-eu",
+                    [
+                        table("table-name", [("id", "int primary key")], rows=[(1,)]),
+                        table("table_name", [("id", "int primary key")], rows=[(2,)]),
+                        table("表名", [("id", "int primary key")], rows=[(3,)]),
+                    ],
+                )
+            ]
+        ),
+    )
+    assert (
+        cli_main(
+            ["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o"), "--filter", "*.*"]
+        )
+        == 0
+    )
+    folders = sorted(
+        {
+            p.parent.relative_to(tmp_path / "o").as_posix()
+            for p in (tmp_path / "o").rglob("*.parquet")
+        }
+    )
+    assert len(folders) == 3
+    assert all(
+        part.replace("_", "").isalnum() and part.isascii() for f in folders for part in f.split("/")
+    )
+    assert any(f.endswith("/table_name") for f in folders)
+    out = capsys.readouterr().out
+    assert "'table-name' →" in out and "'shop-eu' →" in out and "'表名' →" in out
+
+
+def test_filter_rules_from_a_file(tmp_path: Path) -> None:
+    write_groups(tmp_path / "b")
+    rules = tmp_path / "rules.txt"
+    rules.write_text("# only group_b\nparquet_smoke.*\n!parquet_smoke.group_a\n")
+    assert (
+        cli_main(
+            [
+                "--input",
+                str(tmp_path / "b"),
+                "--output",
+                str(tmp_path / "o"),
+                "--filter",
+                f"@{rules}",
+            ]
+        )
+        == 0
+    )
+    assert [p.parent.name for p in (tmp_path / "o").rglob("*.parquet")] == ["group_b"]
+
+
+def test_table_ids_select_by_physical_id(tmp_path: Path) -> None:
+    write_groups(tmp_path / "b")
+    assert (
+        cli_main(
+            ["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o"), "--table-ids", "101"]
+        )
+        == 0
+    )
+    (f,) = (tmp_path / "o").rglob("*.parquet")
+    assert f.parent.name == "group_b"
+
+
+def test_iceberg_manifest(tmp_path: Path) -> None:
+    write_groups(tmp_path / "b")
+    assert (
+        cli_main(
+            [
+                "--input",
+                str(tmp_path / "b"),
+                "--output",
+                str(tmp_path / "o"),
+                "--write-iceberg-manifest",
+                "--iceberg-warehouse",
+                "warehouse",
+                "--iceberg-namespace",
+                "analytics",
+                "--iceberg-table",
+                "groups",
+            ]
+        )
+        == 0
+    )
+    (m,) = (tmp_path / "o/warehouse/analytics/groups/metadata").glob("manifest_*_0.json")
+    doc: dict[str, Any] = json.loads(m.read_text())
+    files = doc["files"]
+    assert [f["table"] for f in files] == ["group_a", "group_b"]
+    first = files[0]
+    assert first["cf"] == "write" and first["record_count"] == 2
+    assert first["total_kvs"] == 4  # the shared SST's File.total_kvs: both tables' rows
+    assert (tmp_path / "o" / first["file_name"]).stat().st_size == first["file_size_in_bytes"]
+    assert doc["snapshot"]["end_version"] > 0 and doc["snapshot"]["end_time"].startswith("20")
+
+
+def test_iceberg_flags_need_the_switch_and_each_other(tmp_path: Path) -> None:
+    write_groups(tmp_path / "b")
+    base = ["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o")]
+    with pytest.raises(SystemExit) as e:
+        cli_main([*base, "--write-iceberg-manifest", "--iceberg-table", "x"])
+    assert e.value.code != 0
+
+
+def test_schema_only_backup_has_nothing_to_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_backup(
+        tmp_path / "b",
+        BackupSpec(
+            [
+                DatabaseSpec(
+                    "empty",
+                    [
+                        table("t", [("id", "int primary key")], rows=[]),
+                    ],
+                )
+            ]
+        ),
+    )
+    status = cli_main(["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o")])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "nothing to export" in out
+    assert not list((tmp_path / "o").rglob("*.parquet")) if (tmp_path / "o").exists() else True
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "tidb-br-json-test/testMetaJSONs_1_v5.0.0_rawkv.json",
+        "tidb-br-ebs-backupmeta/backupmeta",
+    ],
+)
+def test_unsupported_backups_are_rejected(
+    shared_fixtures: Path, tmp_path: Path, fixture: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b/backupmeta").write_bytes((shared_fixtures / "real" / fixture).read_bytes())
+    status = cli_main(["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o")])
+    assert status != 0
+    assert "backupmeta" in capsys.readouterr().err
+
+
+def test_at_most_sst_concurrency_tasks_in_flight_and_temp_files_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+    import threading
+    import time
+
+    from br_parquet import job
+
+    write_backup(
+        tmp_path / "b",
+        BackupSpec(
+            [
+                DatabaseSpec(
+                    "db",
+                    [
+                        table(
+                            "t",
+                            [("id", "int primary key"), ("s", "varchar(10)")],
+                            rows=[(i, "x") for i in range(40)],
+                            split_at=list(range(0, 40, 4)),
+                        ),
+                    ],
+                )
+            ]
+        ),
+    )
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    lock = threading.Lock()
+    in_flight, peak = 0, 0
+    original = job._TaskRunner.__call__
+
+    def counted(self: Any, task: Any) -> Any:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        try:
+            time.sleep(0.02)  # let other workers start if the bound allowed them
+            return original(self, task)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    monkeypatch.setattr(job._TaskRunner, "__call__", counted)
+    assert (
+        cli_main(
+            [
+                "--input",
+                str(tmp_path / "b"),
+                "--output",
+                str(tmp_path / "o"),
+                "--sst-concurrency",
+                "3",
+            ]
+        )
+        == 0
+    )
+    assert len(list((tmp_path / "o").rglob("*.parquet"))) == 10
+    assert peak == 3
+    assert list(scratch.iterdir()) == []  # every downloaded SST and local Parquet removed
