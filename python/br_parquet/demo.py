@@ -1,7 +1,8 @@
 """`make demo`: writes a sample BR backup, exports it, prints what came out.
 
-The backup holds the original design's grouping case: `parquet_smoke.group_a`
-and `parquet_smoke.group_b` (`id INT PRIMARY KEY, v INT`) in one region SST.
+The backup holds the original design's smoke tables: `parquet_smoke.group_a`
+and `parquet_smoke.group_b` (`id INT PRIMARY KEY, v INT`) in one region SST,
+and `parquet_smoke.all_types` (28 columns), exported in both type mappings.
 """
 
 from __future__ import annotations
@@ -14,33 +15,18 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from .cli import main as cli_main
-from .testing import BackupSpec, DatabaseSpec, table, write_backup
+from .testing import write_backup
+from .testing.smoke import smoke_backup
 
 
-def write_sample_backup(root: Path) -> None:
-    write_backup(
-        root,
-        BackupSpec(
-            [
-                DatabaseSpec(
-                    "parquet_smoke",
-                    [
-                        table(
-                            "group_a",
-                            [("id", "int primary key"), ("v", "int")],
-                            rows=[(1, 10), (2, 20)],
-                        ),
-                        table(
-                            "group_b",
-                            [("id", "int primary key"), ("v", "int")],
-                            rows=[(1, 100), (2, 200)],
-                        ),
-                    ],
-                )
-            ],
-            shared_regions=[["parquet_smoke.group_a", "parquet_smoke.group_b"]],
-        ),
-    )
+def show(output: Path, folder: str) -> None:
+    for path in sorted((output / folder).rglob("*.parquet")):
+        table = pq.read_table(path)
+        print(f"{path.relative_to(output)}:")
+        if len(table.schema) > 6:
+            print("  schema: " + ", ".join(f"{f.name} {f.type}" for f in table.schema))
+        for row in table.to_pylist():
+            print(f"  {row}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,29 +35,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir: Path = args.workdir.resolve()
     shutil.rmtree(workdir, ignore_errors=True)
-    backup, output = workdir / "backup", workdir / "output"
-    write_sample_backup(backup)
+    backup = workdir / "backup"
+    write_backup(backup, smoke_backup())
     print(f"wrote a BR backup to {backup}:")
     for path in sorted(p for p in backup.rglob("*") if p.is_file()):
         print(f"  {path.relative_to(backup)}")
-    print()
-    command = [
-        "--input",
-        f"local://{backup}",
-        "--output",
-        f"local://{output}",
-        "--filter",
-        "parquet_smoke.group_*",
-    ]
-    print("br-parquet-export " + " ".join(command))
-    status = cli_main(command)
-    if status != 0:
-        return status
-    print()
-    for path in sorted(output.rglob("*.parquet")):
-        print(f"{path.relative_to(output)}:")
-        for row in pq.read_table(path).to_pylist():
-            print(f"  {row}")
+    for mapping in ("compat", "typed"):
+        output = workdir / f"output-{mapping}"
+        command = [
+            "--input",
+            f"local://{backup}",
+            "--output",
+            f"local://{output}",
+            "--filter",
+            "parquet_smoke.*",
+            "--type-mapping",
+            mapping,
+        ]
+        print(f"\n$ br-parquet-export {' '.join(command)}")
+        status = cli_main(command)
+        if status != 0:
+            return status
+        print()
+        folders = ["group_a", "group_b", "all_types"] if mapping == "compat" else ["all_types"]
+        for folder in folders:
+            show(output, f"parquet/parquet_smoke/{folder}")
     return 0
 
 

@@ -303,7 +303,9 @@ def test_staging_files_of_a_killed_local_upload_are_removed(
     (root / f"{victim}#1").write_bytes(b"PAR1 half an upload")
     (root / f"{CHECKPOINT}entries/ckpt/a/x.parquet.json#2").write_bytes(b'{"kind": "obj')
     result = export(backup, output, f"--use-checkpoint={use_checkpoint}")
-    assert "removed 2 partial uploads left by an interrupted run" in result.stderr
+    # Ours, plus any upload another worker had in flight when the kill came.
+    removed = re.search(r"removed (\d+) partial uploads left by an interrupted run", result.stderr)
+    assert removed is not None and int(removed.group(1)) >= 2
     assert snapshot(output) == baseline  # also asserts no stray file is left
 
 

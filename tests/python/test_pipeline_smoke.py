@@ -16,29 +16,23 @@ import pytest
 from br_parquet.cli import main as cli_main
 from br_parquet.storage import Storage
 from br_parquet.testing import BackupSpec, DatabaseSpec, table, write_backup
-
-GROUPS = [
-    table("group_a", [("id", "int primary key"), ("v", "int")], rows=[(1, 10), (2, 20)]),
-    table("group_b", [("id", "int primary key"), ("v", "int")], rows=[(1, 100), (2, 200)]),
-]
+from br_parquet.testing.smoke import all_types, groups
 
 
 def write_groups(root: Path) -> None:
     write_backup(
         root,
         BackupSpec(
-            [DatabaseSpec("parquet_smoke", GROUPS)],
+            [DatabaseSpec("parquet_smoke", groups())],
             shared_regions=[["parquet_smoke.group_a", "parquet_smoke.group_b"]],
         ),
     )
 
 
 def write_all_types(root: Path) -> None:
-    from test_data_model_all_types import COLUMNS, ROWS
+    from test_data_model_all_types import ROWS
 
-    write_backup(
-        root, BackupSpec([DatabaseSpec("parquet_smoke", [table("all_types", COLUMNS, rows=ROWS)])])
-    )
+    write_backup(root, BackupSpec([DatabaseSpec("parquet_smoke", [all_types(ROWS)])]))
 
 
 class Place:
