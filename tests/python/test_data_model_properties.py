@@ -96,7 +96,15 @@ def json_text(v: Any) -> str:
     return json.dumps(v, sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
 
 
+def vector_text(v: list[float]) -> str:
+    # TiDB prints each element in the shortest form without an exponent (`1`, `2.5`).
+    return "[" + ",".join(repr(x).removesuffix(".0") for x in v) + "]"
+
+
+quarters = st.integers(-4000, 4000).map(lambda k: k / 4)  # exact in float32, short in decimal
+
 KINDS = [
+    Kind("vector(3)", st.lists(quarters, min_size=3, max_size=3), vector_text, lambda v: v),
     Kind(
         "time(2)",
         st.integers(-(838 * 3600 + 59 * 60 + 59) * 100, (838 * 3600 + 59 * 60 + 59) * 100).map(
