@@ -39,7 +39,7 @@ $(BIN)/maturin:
 venv: $(BIN)/maturin  ## a virtualenv in .venv with maturin
 
 develop: system-deps venv  ## build the extension (release) and install the package + dev deps into .venv
-	$(BIN)/maturin develop --release --extras dev --quiet
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release --extras dev --quiet
 
 build: develop
 
