@@ -276,6 +276,23 @@ class _TaskRunner:
 
 
 _DECRYPT_CHUNK = 8 << 20
+_WORKDIR_PREFIX = "br-parquet-"
+
+
+def _remove_stale_workdirs() -> None:
+    """Removes the temp work dirs of exports that were killed (their pid is gone):
+    a SIGKILL leaves downloaded SSTs behind, up to concurrency times the SST size."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_WORKDIR_PREFIX}*-*"):
+        pid_text = path.name[len(_WORKDIR_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or not path.is_dir():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            log.info("removing %s, left by an export that was killed", path)
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
 
 
 def _decrypt_file(cipher: Cipher, iv: bytes, src: Path, dst: Path) -> None:
@@ -382,7 +399,8 @@ def export(opts: ExportOptions) -> ExportSummary:
         len(plan.tasks),
         plan.skipped_files,
     )
-    workdir = Path(tempfile.mkdtemp(prefix="br-parquet-"))
+    _remove_stale_workdirs()
+    workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))
     runner = _TaskRunner(opts, input_storage, output_storage, targets, workdir, checkpoint)
     try:
         with ThreadPoolExecutor(max_workers=opts.sst_concurrency, thread_name_prefix="sst") as pool:

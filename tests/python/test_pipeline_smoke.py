@@ -390,3 +390,23 @@ def test_at_most_sst_concurrency_tasks_in_flight_and_temp_files_removed(
     assert len(list((tmp_path / "o").rglob("*.parquet"))) == 10
     assert peak == 3
     assert list(scratch.iterdir()) == []  # every downloaded SST and local Parquet removed
+
+
+def test_work_dirs_of_killed_exports_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    dead = scratch / "br-parquet-999999999-abc"  # no such pid
+    (dead / "sst-x").mkdir(parents=True)
+    (dead / "sst-x/write.sst").write_bytes(b"left behind")
+    alive = scratch / f"br-parquet-{os.getppid()}-def"
+    alive.mkdir()
+    many_rows(tmp_path / "b")
+    assert cli_main(["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o")]) == 0
+    assert not dead.exists()
+    assert alive.exists()
