@@ -1,6 +1,7 @@
 """Type stubs of the native core (`rust/python`)."""
 
 import os
+from collections.abc import Sequence
 from typing import final
 
 import pyarrow as pa
@@ -54,9 +55,21 @@ class SstReader:
 
 @final
 class TableDecoder:
-    """A table's output schema, derived from its TiDB `TableInfo` JSON."""
+    """A table's output schema, derived from its TiDB `TableInfo` JSON.
 
-    def __new__(cls, table_info_json: bytes, type_mapping: str = "compat") -> TableDecoder: ...
+    `type_mapping` is `"compat"` or `"typed"`. Batches hold `_tidb_table_id`,
+    `_tidb_handle` and every public column in definition order, unless projected.
+    """
+
+    def __new__(cls, table_info_json: bytes, type_mapping: str) -> TableDecoder: ...
+    def project(self, columns: Sequence[str]) -> TableDecoder:
+        """A decoder of the same table whose batches hold only `columns`, in that order.
+
+        Names are output column names; `_tidb_table_id` and `_tidb_handle` are included
+        only when named. Unnamed columns are never decoded. Always chosen from the whole
+        table, also on a projected decoder. ValueError on an empty list, a duplicate or an
+        unknown name (the message lists the available names).
+        """
     @property
     def table_id(self) -> int: ...
     @property
@@ -65,21 +78,38 @@ class TableDecoder:
     def physical_ids(self) -> list[int]: ...
     @property
     def type_mapping(self) -> str: ...
-    def arrow_schema(self) -> pa.Schema: ...
+    @property
+    def column_names(self) -> list[str]:
+        """The table's public column names in definition order (no pseudo columns)."""
+    @property
+    def clustered(self) -> bool:
+        """Whether rows are keyed by a clustered (common) handle."""
+    def arrow_schema(self) -> pa.Schema:
+        """The Arrow schema of every batch of this decoder (its projection, if any)."""
 
 @final
 class SstScan:
-    """Decodes one backup SST into `(table index, pyarrow.RecordBatch)` pairs."""
+    """Decodes one backup SST into `(table index, pyarrow.RecordBatch)` pairs.
+
+    `batch_rows` is the number of rows per batch (the last one of a table may hold
+    fewer). `handle_range=(lo, hi)` keeps only rows with `lo <= handle < hi` (`None`: no
+    bound); it needs integer handles: ValueError if a table is clustered. Iterating
+    releases the GIL.
+    """
 
     def __new__(
         cls,
         write_sst: str | os.PathLike[str],
         tables: list[TableDecoder],
         *,
+        batch_rows: int,
         default_sst: str | os.PathLike[str] | None = None,
         name: str | None = None,
-        batch_rows: int = 8192,
+        handle_range: tuple[int | None, int | None] | None = None,
     ) -> SstScan: ...
     def __iter__(self) -> SstScan: ...
     def __next__(self) -> tuple[int, pa.RecordBatch]: ...
-    def stats(self) -> dict[str, int]: ...
+    def stats(self) -> dict[str, int]:
+        """Counters: `write_kvs`, `rows`, `index_kvs`, `unselected_kvs`, `other_kvs`,
+        `deletes`, `locks_and_rollbacks`, `default_cf_values`, `zero_dates_nulled`,
+        `out_of_range` (entries skipped by `handle_range`)."""

@@ -7,9 +7,9 @@ folders starting with `_` when they read the Parquet objects beside it):
 - `meta.json`: the format version, the config hash and the settings it covers, the
   backup's identity and the creation time. Written once, before the first Parquet object.
 - `entries/{db}/{table}/{sst_stem}.parquet.json`: one entry per Parquet object, written
-  only after the object is completely uploaded: object path, source SST, database,
-  table, table ID, row count, byte size, SHA-256 of the object, finished time, and the
-  paths of every object of the same SST task (`task_objects`).
+  only after the object is completely uploaded: the JSON form of its `WrittenObject`
+  (object path, source SSTs, database, table, table ID, row count, byte size, SHA-256,
+  finished time, and the paths of every object of the same SST task).
 - `entries/_empty_tasks/{sst_stem}.json`: one entry per SST task that produced no object
   (all its records deletes, or rows of tables outside the selection), so that a resumed
   run does not download and decode it again.
@@ -30,7 +30,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal, TypeVar
@@ -39,14 +39,14 @@ from .backupmeta import BackupMeta
 from .errors import CheckpointError, CheckpointMismatchError, ObjectNotFoundError
 from .naming import normalize_prefix, sst_stem
 from .storage import Storage
-from .table_filter import expand_rules
-from .tables import DEFAULT_FILTER
+from .written import WrittenObject
 
 log = logging.getLogger("br_parquet.checkpoint")
 
 FORMAT_NAME = "br-parquet-checkpoint"
-FORMAT_VERSION = 1
-"""Version of the checkpoint layout; a newer one is refused, not misread."""
+FORMAT_VERSION = 2
+"""Version of the checkpoint layout; any other is refused, not misread. Version 2 names
+objects so that no folder starts with `_` or `.`, and stores entries as `WrittenObject`s."""
 
 CHECKPOINT_DIR = "_checkpoint"
 META_NAME = "meta.json"
@@ -104,19 +104,20 @@ class CheckpointConfig:
         cls,
         meta: BackupMeta,
         *,
-        filters: Sequence[str],
+        rules: Sequence[str],
         table_ids: Sequence[int],
         row_group_size: int,
         compression: str,
         type_mapping: str,
     ) -> CheckpointConfig:
-        """The config of an export of `meta`; `@file` filter rules are read here, so
-        editing a filter file counts as a change while reordering `--table-ids` does not."""
+        """The config of an export of `meta` that selects tables with filter `rules` (after
+        `@file` expansion, as the filter applied them: editing a filter file counts as a
+        change), while reordering `--table-ids` does not."""
         return cls(
             backupmeta_sha256=meta.content_digest.hex(),
             start_version=meta.start_version,
             end_version=meta.end_version,
-            filters=tuple(expand_rules(filters or DEFAULT_FILTER)),
+            filters=tuple(rules),
             table_ids=tuple(sorted(set(table_ids))),
             row_group_size=row_group_size,
             compression=compression,
@@ -203,24 +204,59 @@ class BackupIdentity:
 
 
 @dataclass(frozen=True)
-class ObjectEntry:
-    """One finished Parquet object, as recorded in its entry."""
+class EntryWriter:
+    """Records finished work as checkpoint entries: a small picklable value, so that an
+    SST task can record its own objects wherever it runs (`record_*` take the output
+    storage). Entries are written only after the objects they describe are uploaded."""
 
-    object: str
-    """Object name in the output storage (`{prefix}/{db}/{table}/{sst_stem}.parquet`)."""
-    source_sst: str
-    """The write-CF SST of the task (the task's name)."""
-    source_default_sst: str | None
-    task_objects: tuple[str, ...]
-    """Every object the task writes, sorted; the task is finished when all have entries."""
-    db: str
-    table: str
-    table_id: int
-    rows: int
-    size: int
-    sha256: str
-    """Hex SHA-256 of the object's bytes."""
-    finished_at: str
+    prefix: str
+    """The normalised output prefix."""
+    config_hash: str
+
+    @property
+    def entries_prefix(self) -> str:
+        return f"{_join(self.prefix, CHECKPOINT_DIR)}/{ENTRIES_DIR}/"
+
+    def owns(self, obj: str) -> bool:
+        head = self.prefix + "/" if self.prefix else ""
+        return obj.startswith(head) and obj.endswith(OBJECT_SUFFIX)
+
+    def entry_name(self, obj: str) -> str:
+        """Where the entry of Parquet object `obj` is stored."""
+        if not self.owns(obj):
+            raise ValueError(f"object {obj!r} is not a Parquet object under {self.prefix!r}")
+        relative = obj[len(self.prefix) + 1 :] if self.prefix else obj
+        return f"{self.entries_prefix}{relative}{ENTRY_SUFFIX}"
+
+    def empty_task_entry_name(self, source_sst: str) -> str:
+        """Where the entry of an SST task that produced no object is stored."""
+        return f"{self.entries_prefix}{EMPTY_TASKS_DIR}/{sst_stem(source_sst)}{ENTRY_SUFFIX}"
+
+    def record_object(self, storage: Storage, obj: WrittenObject) -> None:
+        """Mark Parquet object `obj` finished. Call only once it is completely uploaded."""
+        if obj.path not in obj.task_objects:
+            raise ValueError(f"object {obj.path!r} is not among its task's objects")
+        document: dict[str, Any] = {
+            "kind": _OBJECT_KIND,
+            "format_version": FORMAT_VERSION,
+            "config_hash": self.config_hash,
+            "object": obj.to_json(),
+        }
+        storage.put_bytes(self.entry_name(obj.path), _seal(document))
+
+    def record_empty_task(
+        self, storage: Storage, source_sst: str, source_default_sst: str | None
+    ) -> None:
+        """Mark an SST task that produced no Parquet object finished."""
+        document: dict[str, Any] = {
+            "kind": _EMPTY_TASK_KIND,
+            "format_version": FORMAT_VERSION,
+            "config_hash": self.config_hash,
+            "source_sst": source_sst,
+            "source_default_sst": source_default_sst,
+            "finished_at": utc_now(),
+        }
+        storage.put_bytes(self.empty_task_entry_name(source_sst), _seal(document))
 
 
 @dataclass(frozen=True)
@@ -271,9 +307,10 @@ class Checkpoint:
         self.meta_name = f"{self.directory}/{META_NAME}"
         self.url = f"{storage.location.rstrip('/')}/{self.directory}/"
         """The checkpoint directory as a URL, for messages that tell the user to remove it."""
-        self.entries_prefix = f"{self.directory}/{ENTRIES_DIR}/"
+        self.writer = EntryWriter(self.prefix, config.hash)
+        self.entries_prefix = self.writer.entries_prefix
         self.status = CheckpointStatus()
-        self._reusable: dict[str, tuple[ObjectEntry, ...]] = {}
+        self._reusable: dict[str, tuple[WrittenObject, ...]] = {}
 
     # --- opening ------------------------------------------------------------------------
 
@@ -337,7 +374,7 @@ class Checkpoint:
                 "--output-prefix, or pass --use-checkpoint=false",
                 directory=self.url,
             )
-        created_at = _utc_now()
+        created_at = utc_now()
         document: dict[str, Any] = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
@@ -386,8 +423,16 @@ class Checkpoint:
                 f"the checkpoint directory {self.url}",
                 directory=self.url,
             )
-        if found < 1:
-            raise invalid(f"has format_version {found}")
+        if found < FORMAT_VERSION:
+            raise CheckpointError(
+                self.meta_name,
+                f"was written by an older br-parquet (checkpoint format version {found}; this "
+                f"one reads version {FORMAT_VERSION}), which named some objects differently, "
+                "so resuming could leave duplicates. Finish the export with that version, or "
+                f"remove the checkpoint directory {self.url} and the objects beside it to "
+                "export again, or use a new --output-prefix",
+                directory=self.url,
+            )
         recorded = document.get("config")
         recorded_hash = document.get("config_hash")
         if not isinstance(recorded, dict) or not isinstance(recorded_hash, str):
@@ -404,22 +449,22 @@ class Checkpoint:
 
     def _read_entries(
         self, workers: int
-    ) -> tuple[dict[str, list[ObjectEntry]], dict[str, _EmptyTaskEntry]]:
+    ) -> tuple[dict[str, list[WrittenObject]], dict[str, _EmptyTaskEntry]]:
         """Valid entries, grouped by task; invalid ones are recorded in the status."""
         names = [o.name for o in self.storage.list(self.entries_prefix) if _is_entry(o.name)]
-        objects: dict[str, list[ObjectEntry]] = defaultdict(list)
+        objects: dict[str, list[WrittenObject]] = defaultdict(list)
         empty_tasks: dict[str, _EmptyTaskEntry] = {}
         for name, parsed in zip(names, _parallel(self._read_entry, names, workers), strict=True):
             if isinstance(parsed, str):
                 self._reject(name, parsed)
-            elif isinstance(parsed, ObjectEntry):
+            elif isinstance(parsed, WrittenObject):
                 objects[parsed.source_sst].append(parsed)
             else:
                 empty_tasks[parsed.source_sst] = parsed
         self.status.entries = sum(map(len, objects.values())) + len(empty_tasks)
         return objects, empty_tasks
 
-    def _read_entry(self, name: str) -> ObjectEntry | _EmptyTaskEntry | str:
+    def _read_entry(self, name: str) -> WrittenObject | _EmptyTaskEntry | str:
         """The entry stored as `name`, or why it cannot be trusted."""
         try:
             raw = self.storage.get_bytes(name)
@@ -430,62 +475,50 @@ class Checkpoint:
         except _InvalidDocument as e:
             return str(e)
 
-    def _parse_entry(self, name: str, document: dict[str, Any]) -> ObjectEntry | _EmptyTaskEntry:
+    def _parse_entry(self, name: str, document: dict[str, Any]) -> WrittenObject | _EmptyTaskEntry:
         if document.get("format_version") != FORMAT_VERSION:
             raise _InvalidDocument(f"has format_version {_show(document.get('format_version'))}")
         if document.get("config_hash") != self.config.hash:
             raise _InvalidDocument("belongs to a checkpoint with a different config hash")
         kind = document.get("kind")
-        source_sst = _str(document, "source_sst")
-        default = document.get("source_default_sst")
-        if default is not None and not isinstance(default, str):
-            raise _InvalidDocument("has a source_default_sst that is not a string")
-        finished_at = _str(document, "finished_at")
         if kind == _EMPTY_TASK_KIND:
-            if name != self.empty_task_entry_name(source_sst):
+            source_sst = _str(document, "source_sst")
+            default = document.get("source_default_sst")
+            if default is not None and not isinstance(default, str):
+                raise _InvalidDocument("has a source_default_sst that is not a string")
+            if name != self.writer.empty_task_entry_name(source_sst):
                 raise _InvalidDocument(f"is stored under another name than task {source_sst!r}")
-            return _EmptyTaskEntry(source_sst, default, finished_at)
+            return _EmptyTaskEntry(source_sst, default, _str(document, "finished_at"))
         if kind != _OBJECT_KIND:
             raise _InvalidDocument(f"has kind {_show(kind)}")
-        task_objects = document.get("task_objects")
-        if not isinstance(task_objects, list) or not all(isinstance(o, str) for o in task_objects):
-            raise _InvalidDocument("has task_objects that are not all strings")
-        entry = ObjectEntry(
-            object=_str(document, "object"),
-            source_sst=source_sst,
-            source_default_sst=default,
-            task_objects=tuple(task_objects),
-            db=_str(document, "db"),
-            table=_str(document, "table"),
-            table_id=_int(document, "table_id"),
-            rows=_int(document, "rows"),
-            size=_int(document, "size"),
-            sha256=_str(document, "sha256"),
-            finished_at=finished_at,
-        )
-        if entry.object not in entry.task_objects:
-            raise _InvalidDocument("lists task_objects without its own object")
-        if not self._owns(entry.object) or name != self.entry_name(entry.object):
-            raise _InvalidDocument(f"is stored under another name than object {entry.object!r}")
-        if entry.rows < 0 or entry.size < 0:
-            raise _InvalidDocument("has a negative row count or size")
+        body = document.get("object")
+        if not isinstance(body, dict):
+            raise _InvalidDocument("has no object record")
+        try:
+            entry = WrittenObject.from_json(body)
+        except ValueError as e:
+            raise _InvalidDocument(str(e)) from None
+        if not self.writer.owns(entry.path) or name != self.writer.entry_name(entry.path):
+            raise _InvalidDocument(f"is stored under another name than object {entry.path!r}")
         return entry
 
     def _select_reusable(
         self,
-        objects: Mapping[str, list[ObjectEntry]],
+        objects: Mapping[str, list[WrittenObject]],
         empty_tasks: Mapping[str, _EmptyTaskEntry],
         verify: Verify,
         workers: int,
     ) -> None:
-        candidates: dict[str, tuple[ObjectEntry, ...]] = {}
+        candidates: dict[str, tuple[WrittenObject, ...]] = {}
         for task, entries in objects.items():
             wanted = {e.task_objects for e in entries}
-            recorded = tuple(sorted(e.object for e in entries))
+            recorded = tuple(sorted(e.path for e in entries))
             if task in empty_tasks:
                 log.warning("task %s has both object and empty-task entries; redoing it", task)
             elif len(wanted) == 1 and recorded == tuple(sorted(next(iter(wanted)))):
-                candidates[task] = tuple(sorted(entries, key=lambda e: e.object))
+                candidates[task] = tuple(
+                    sorted((replace(e, reused=True) for e in entries), key=lambda e: e.path)
+                )
             else:
                 log.info("task %s was interrupted after %d objects; redoing it", task, len(entries))
         for task in empty_tasks:
@@ -497,7 +530,7 @@ class Checkpoint:
         for obj, problem in sorted(failures.items()):
             self._redo(obj, problem)
         for task, group in candidates.items():
-            if not any(e.object in failures for e in group):
+            if not any(e.path in failures for e in group):
                 self._reusable[task] = group
         status = self.status
         status.reusable_tasks = len(self._reusable)
@@ -505,7 +538,7 @@ class Checkpoint:
         status.reusable_rows = sum(e.rows for es in self._reusable.values() for e in es)
 
     def _verify(
-        self, entries: Sequence[ObjectEntry], verify: Verify, workers: int
+        self, entries: Sequence[WrittenObject], verify: Verify, workers: int
     ) -> dict[str, str]:
         """{object: problem} for the entries whose object is not as recorded."""
         if not entries:
@@ -514,21 +547,21 @@ class Checkpoint:
             o.name: o.size for o in self.storage.list(self.prefix + "/" if self.prefix else "")
         }
         problems: dict[str, str] = {}
-        to_hash: list[ObjectEntry] = []
+        to_hash: list[WrittenObject] = []
         for entry in entries:
-            size = sizes.get(entry.object)
+            size = sizes.get(entry.path)
             if size is None:
-                problems[entry.object] = "is missing"
+                problems[entry.path] = "is missing"
             elif size != entry.size:
-                problems[entry.object] = (
+                problems[entry.path] = (
                     f"is {size} bytes but its entry records {entry.size} (truncated or replaced)"
                 )
             elif verify == "sha256":
                 to_hash.append(entry)
 
-        def check(entry: ObjectEntry) -> str | None:
+        def check(entry: WrittenObject) -> str | None:
             try:
-                digest, size = self.storage.sha256(entry.object)
+                digest, size = self.storage.sha256(entry.path)
             except ObjectNotFoundError:
                 return "is missing"
             if size != entry.size:
@@ -539,7 +572,7 @@ class Checkpoint:
 
         for entry, problem in zip(to_hash, _parallel(check, to_hash, workers), strict=True):
             if problem is not None:
-                problems[entry.object] = problem
+                problems[entry.path] = problem
         return problems
 
     def _reject(self, name: str, reason: str) -> None:
@@ -556,88 +589,19 @@ class Checkpoint:
 
     # --- queries and records -----------------------------------------------------------
 
-    def reusable(self, task: str) -> tuple[ObjectEntry, ...] | None:
+    def reusable(self, task: str) -> tuple[WrittenObject, ...] | None:
         """The verified entries of SST task `task` (the write-CF SST name) when it is
         finished, `()` for a finished task that produced no object, None when it is to
         be done (again)."""
         return self._reusable.get(task)
 
-    def entry_name(self, obj: str) -> str:
-        """Where the entry of Parquet object `obj` is stored."""
-        if not self._owns(obj):
-            raise ValueError(f"object {obj!r} is not a Parquet object under {self.prefix!r}")
-        relative = obj[len(self.prefix) + 1 :] if self.prefix else obj
-        return f"{self.entries_prefix}{relative}{ENTRY_SUFFIX}"
-
-    def empty_task_entry_name(self, source_sst: str) -> str:
-        """Where the entry of an SST task that produced no object is stored."""
-        return f"{self.entries_prefix}{EMPTY_TASKS_DIR}/{sst_stem(source_sst)}{ENTRY_SUFFIX}"
-
-    def record_object(
-        self,
-        *,
-        obj: str,
-        source_sst: str,
-        source_default_sst: str | None,
-        task_objects: Sequence[str],
-        db: str,
-        table: str,
-        table_id: int,
-        rows: int,
-        size: int,
-        sha256: bytes,
-    ) -> ObjectEntry:
+    def record_object(self, obj: WrittenObject) -> None:
         """Mark Parquet object `obj` finished. Call only once it is completely uploaded."""
-        entry = ObjectEntry(
-            object=obj,
-            source_sst=source_sst,
-            source_default_sst=source_default_sst,
-            task_objects=tuple(sorted(task_objects)),
-            db=db,
-            table=table,
-            table_id=table_id,
-            rows=rows,
-            size=size,
-            sha256=sha256.hex(),
-            finished_at=_utc_now(),
-        )
-        if obj not in entry.task_objects:
-            raise ValueError(f"object {obj!r} is not among its task's objects")
-        document: dict[str, Any] = {
-            "kind": _OBJECT_KIND,
-            "format_version": FORMAT_VERSION,
-            "config_hash": self.config.hash,
-            "object": entry.object,
-            "source_sst": entry.source_sst,
-            "source_default_sst": entry.source_default_sst,
-            "task_objects": list(entry.task_objects),
-            "db": entry.db,
-            "table": entry.table,
-            "table_id": entry.table_id,
-            "rows": entry.rows,
-            "size": entry.size,
-            "sha256": entry.sha256,
-            "finished_at": entry.finished_at,
-        }
-        self.storage.put_bytes(self.entry_name(obj), _seal(document))
-        return entry
+        self.writer.record_object(self.storage, obj)
 
     def record_empty_task(self, source_sst: str, source_default_sst: str | None) -> None:
         """Mark an SST task that produced no Parquet object finished."""
-        document: dict[str, Any] = {
-            "kind": _EMPTY_TASK_KIND,
-            "format_version": FORMAT_VERSION,
-            "config_hash": self.config.hash,
-            "source_sst": source_sst,
-            "source_default_sst": source_default_sst,
-            "task_objects": [],
-            "finished_at": _utc_now(),
-        }
-        self.storage.put_bytes(self.empty_task_entry_name(source_sst), _seal(document))
-
-    def _owns(self, obj: str) -> bool:
-        head = self.prefix + "/" if self.prefix else ""
-        return obj.startswith(head) and obj.endswith(OBJECT_SUFFIX)
+        self.writer.record_empty_task(self.storage, source_sst, source_default_sst)
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -684,13 +648,6 @@ def _str(document: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _int(document: Mapping[str, Any], key: str) -> int:
-    value = document.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _InvalidDocument(f"has no integer {key}")
-    return value
-
-
 def _parallel(function: Callable[[_T], _R], items: Iterable[_T], workers: int) -> list[_R]:
     """`[function(item) for item in items]`, run on up to `workers` threads."""
     items = list(items)
@@ -700,7 +657,7 @@ def _parallel(function: Callable[[_T], _R], items: Iterable[_T], workers: int) -
         return list(pool.map(function, items))
 
 
-def _utc_now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

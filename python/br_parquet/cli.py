@@ -1,55 +1,64 @@
-"""`br-parquet-export`: the command line of the export job."""
+"""`br-parquet-export`: the command line of the export. It parses flags (derived from
+`ExportOptions`), calls `br_parquet.export`, and prints the result."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from .checkpoint import VERIFY_MODES
+from .api import run_export
 from .crypto import cipher_from_options
 from .errors import BrParquetError
-from .iceberg_manifest import ManifestLocation
-from .job import ExportOptions, ExportSummary, export
-from .parquet_writer import CODECS
+from .gobool import ACCEPTED, parse_go_bool
+from .options import ExportOptions, Flag, flag_fields
 from .proto import brpb_pb2 as brpb
+from .result import ExportResult
 from .storage_url import decode_storage_base64, parse_storage_url
 
-
-def _table_ids(text: str) -> list[int]:
-    try:
-        return [int(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integer table IDs, got {text!r}"
-        ) from None
+_LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`parse` with its `ValueError` turned into argparse's usage error."""
 
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
 
-_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def _go_bool(text: str) -> bool:
-    """A boolean as Go's strconv.ParseBool reads it (what the tikv-ctl design's flags take)."""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise argparse.ArgumentTypeError(
-        f"expected true or false (or 1, 0, t, f, TRUE, FALSE, True, False), got {text!r}"
-    )
+    value = parse_go_bool(text)
+    if value is None:
+        raise ValueError(f"expected {ACCEPTED}, got {text!r}")
+    return value
+
+
+def _add_setting(group: argparse._ArgumentGroup, name: str, flag: Flag, default: Any) -> None:
+    option = flag.name or "--" + name.replace("_", "-")
+    common: dict[str, Any] = {"dest": name, "help": flag.help}
+    if flag.kind == "switch":
+        group.add_argument(option, action="store_true", **common)
+        return
+    if flag.metavar:
+        common["metavar"] = flag.metavar
+    if flag.kind == "append":
+        group.add_argument(option, action="append", default=[], **common)
+    elif flag.kind == "bool":
+        group.add_argument(
+            option, type=_argument_type(_go_bool), nargs="?", const=True, default=default, **common
+        )
+    else:
+        kind = _argument_type(flag.parse) if flag.parse else str
+        choices = list(flag.choices) if flag.choices else None
+        group.add_argument(option, type=kind, choices=choices, default=default, **common)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,88 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         "gcs://, azure://) or a local path",
     )
     src.add_argument("--output", metavar="URL", help="the output storage as a URL or local path")
-    out = p.add_argument_group("output")
-    out.add_argument(
-        "--output-prefix",
-        default="parquet",
-        help="prefix of every object written under the output storage",
-    )
-    out.add_argument(
-        "--row-group-size", type=_positive, default=8192, help="rows per Parquet row group"
-    )
-    out.add_argument(
-        "--compression", choices=list(CODECS), default="snappy", help="Parquet compression codec"
-    )
-    out.add_argument(
-        "--type-mapping",
-        choices=["compat", "typed"],
-        default="compat",
-        help="compat: the original string-heavy mapping; typed: native Parquet logical types",
-    )
-    sel = p.add_argument_group("selection")
-    sel.add_argument(
-        "--filter",
-        action="append",
-        default=[],
-        metavar="RULE",
-        help="BR table-filter rule (repeatable; `!` excludes, `@file` reads rules "
-        "from a file); default: every table outside the system schemas",
-    )
-    sel.add_argument(
-        "--table-ids",
-        type=_table_ids,
-        default=[],
-        metavar="ID,ID",
-        help="comma-separated physical table IDs (a table's or a partition's)",
-    )
-    run = p.add_argument_group("execution")
-    run.add_argument(
-        "--sst-concurrency",
-        type=_positive,
-        default=os.cpu_count() or 1,
-        help="SST files exported concurrently (default: CPU count)",
-    )
-    run.add_argument(
-        "--use-checkpoint",
-        type=_go_bool,
-        nargs="?",
-        const=True,
-        default=True,
-        metavar="BOOL",
-        help="resume from and record progress in {output-prefix}/_checkpoint/; "
-        "--use-checkpoint=false ignores checkpoint data (neither read nor written)",
-    )
-    run.add_argument(
-        "--checkpoint-verify",
-        choices=list(VERIFY_MODES),
-        default="sha256",
-        help="how objects finished by an earlier run are checked before they are reused: "
-        "sha256 reads each back; size only compares sizes (catches deleted and truncated "
-        "objects, not same-size damage)",
-    )
-    run.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="log verbosity",
-    )
-    ice = p.add_argument_group("Iceberg JSON manifest")
-    ice.add_argument(
-        "--write-iceberg-manifest",
-        action="store_true",
-        help="write a JSON manifest of every Parquet file (with its source SST facts) to "
-        "{warehouse}/{namespace}/{table}/metadata/{manifest-prefix}_{end_version}_0.json",
-    )
-    ice.add_argument(
-        "--iceberg-warehouse", metavar="PATH", help="warehouse folder in the output storage"
-    )
-    ice.add_argument("--iceberg-namespace", metavar="NS", help="namespace (dots make folders)")
-    ice.add_argument("--iceberg-table", metavar="NAME", help="Iceberg table name")
-    ice.add_argument(
-        "--iceberg-manifest-prefix",
-        default="manifest",
-        metavar="PREFIX",
-        help="file name prefix of the manifest",
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for name, flag, default in flag_fields():
+        if flag.group not in groups:
+            groups[flag.group] = p.add_argument_group(flag.group)
+        _add_setting(groups[flag.group], name, flag, default)
+    groups["execution"].add_argument(
+        "--log-level", default="info", choices=list(_LOG_LEVELS), help="log verbosity"
     )
     enc = p.add_argument_group("encrypted backups (BR --crypter.*)")
     enc.add_argument(
@@ -190,73 +124,47 @@ def _backend(
     parser.error(f"--{what}-storage-base64 (or --{what} URL) is required")
 
 
-def _iceberg(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ManifestLocation | None:
-    given = {
-        "--iceberg-warehouse": args.iceberg_warehouse,
-        "--iceberg-namespace": args.iceberg_namespace,
-        "--iceberg-table": args.iceberg_table,
-    }
-    if not args.write_iceberg_manifest:
-        if any(given.values()):
-            parser.error("--iceberg-* flags need --write-iceberg-manifest")
-        return None
-    missing = [flag for flag, value in given.items() if not value]
-    if missing:
-        parser.error(f"--write-iceberg-manifest needs {', '.join(missing)}")
-    return ManifestLocation(
-        args.iceberg_warehouse,
-        args.iceberg_namespace,
-        args.iceberg_table,
-        args.iceberg_manifest_prefix,
-    )
-
-
 def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ExportOptions:
-    return ExportOptions(
-        iceberg=_iceberg(args, parser),
-        input=_backend(args.input_storage_base64, args.input, "input", parser),
-        output=_backend(args.output_storage_base64, args.output, "output", parser),
-        output_prefix=args.output_prefix,
-        row_group_size=args.row_group_size,
-        sst_concurrency=args.sst_concurrency,
-        compression=args.compression,
-        filters=tuple(args.filter),
-        table_ids=tuple(args.table_ids),
-        type_mapping=args.type_mapping,
-        use_checkpoint=args.use_checkpoint,
-        checkpoint_verify=args.checkpoint_verify,
-        cipher=cipher_from_options(
-            args.crypter_method, key=args.crypter_key, key_file=args.crypter_key_file
-        ),
-    )
+    settings = {name: getattr(args, name) for name, _, _ in flag_fields()}
+    try:
+        return ExportOptions(
+            **settings,
+            crypter=cipher_from_options(
+                args.crypter_method, key=args.crypter_key, key_file=args.crypter_key_file
+            ),
+        )
+    except ValueError as e:
+        message = str(e)
+        # Longest first, so that no field name is replaced inside another.
+        for name, flag, _ in sorted(flag_fields(), key=lambda f: -len(f[0])):
+            message = message.replace(name, flag.name or "--" + name.replace("_", "-"))
+        parser.error(message)
 
 
-def print_summary(summary: ExportSummary) -> None:
-    if summary.tasks == 0:
+def print_summary(result: ExportResult) -> None:
+    if result.tasks == 0:
         # A schema-only backup, or tables that were empty when it was taken.
         print("nothing to export: the backup holds no data files for the selected tables")
     print(
-        f"exported {summary.rows_written} rows into {summary.files_written} Parquet files "
-        f"({summary.bytes_written} bytes) from {summary.tasks} SST tasks "
-        f"in {summary.seconds:.2f}s"
+        f"exported {result.rows_written} rows into {result.files_written} Parquet files "
+        f"({result.bytes_written} bytes) from {result.tasks} SST tasks "
+        f"in {result.seconds:.2f}s"
     )
-    source = f"checkpoint {summary.checkpoint}" if summary.checkpoint else "checkpoint off"
-    print(
-        f"  objects: {summary.objects_reused} reused ({source}), {summary.objects_written} written"
-    )
-    for table, rows in summary.rows_by_table().items():
+    source = f"checkpoint {result.checkpoint}" if result.checkpoint else "checkpoint off"
+    print(f"  objects: {result.objects_reused} reused ({source}), {result.objects_written} written")
+    for table, rows in result.rows_by_table().items():
         print(f"  {table}: {rows} rows")
-    stats = summary.scan_stats
+    stats = result.scan_stats
     print(
-        f"  skipped: {stats['index_kvs']} index entries, {summary.skipped_files} data files "
+        f"  skipped: {stats['index_kvs']} index entries, {result.skipped_files} data files "
         f"outside the selection, {stats['deletes']} delete records"
     )
     if stats["zero_dates_nulled"]:
         print(f"  zero_dates_nulled: {stats['zero_dates_nulled']}")
-    for original, normalised in summary.renamed().items():
+    for original, normalised in result.renamed().items():
         print(f"  name {original!r} → {normalised}")
-    if summary.manifest:
-        print(f"  iceberg manifest: {summary.manifest}")
+    if result.manifest:
+        print(f"  iceberg manifest: {result.manifest}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -266,11 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        summary = export(options_from_args(args, parser))
+        source = _backend(args.input_storage_base64, args.input, "input", parser)
+        target = _backend(args.output_storage_base64, args.output, "output", parser)
+        result = run_export(source, target, options_from_args(args, parser))
     except BrParquetError as e:
         print(f"br-parquet-export: error: {e}", file=sys.stderr)
         return 1
-    print_summary(summary)
+    print_summary(result)
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from .api import open_backup
 from .cli import main as cli_main
 from .testing import write_backup
 from .testing.smoke import smoke_backup
@@ -60,7 +61,22 @@ def main(argv: list[str] | None = None) -> int:
         folders = ["group_a", "group_b", "all_types"] if mapping == "compat" else ["all_types"]
         for folder in folders:
             show(output, f"parquet/parquet_smoke/{folder}")
+    query(backup)
     return 0
+
+
+def query(backup: Path) -> None:
+    """The Python API: DuckDB reads a table straight from the backup's SSTs."""
+    import duckdb  # a dev dependency, like the demo itself
+
+    columns = ["id", "c_varchar", "f_decimal"]
+    # DuckDB finds the reader by its variable name.
+    reader = open_backup(backup).scan("parquet_smoke.all_types", columns=columns)  # noqa: F841
+    sql = "select id, c_varchar, f_decimal from reader order by id"
+    print(f'\n>>> reader = br_parquet.open_backup("{backup}").scan(')
+    print('...     "parquet_smoke.all_types", columns=["id", "c_varchar", "f_decimal"])')
+    print(f'>>> duckdb.sql("{sql}")')
+    print(duckdb.sql(sql))
 
 
 if __name__ == "__main__":

@@ -177,3 +177,24 @@ class CheckpointMismatchError(CheckpointError):
             "everything without reading or writing checkpoint data"
         )
         super().__init__(path, reason, directory=directory)
+
+
+# --- the Python API ------------------------------------------------------------------------
+
+
+class TableNotFoundError(BrParquetError):
+    """A table named in an API call is not in the backup (or the name is ambiguous)."""
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        self.table = name
+        self.available = available
+        shown = ", ".join(available[:50]) if available else "(none)"
+        more = f" and {len(available) - 50} more" if len(available) > 50 else ""
+        super().__init__(
+            f"no single table {name!r} (as db.table, case-insensitive) in the backup; "
+            f"tables: {shown}{more}"
+        )
+
+
+class NameCollisionError(BrParquetError):
+    """Two selected tables would be written to the same output folder."""

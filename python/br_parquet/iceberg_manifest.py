@@ -20,6 +20,7 @@ from .backupmeta import BackupMeta
 from .plan import SstTask
 from .proto import brpb_pb2 as brpb
 from .storage import Storage
+from .written import WrittenObject
 
 FORMAT_VERSION = 1
 _TSO_PHYSICAL_SHIFT = 18
@@ -58,9 +59,9 @@ def _file_facts(f: brpb.File) -> dict[str, Any]:
 
 
 def build_manifest(
-    meta: BackupMeta, tasks: Sequence[SstTask], objects: Sequence[Any], output_prefix: str
+    meta: BackupMeta, tasks: Sequence[SstTask], objects: Sequence[WrittenObject], output_prefix: str
 ) -> dict[str, Any]:
-    """The manifest document for `objects` (the run's `WrittenObject`s)."""
+    """The manifest document for `objects`, the export's `WrittenObject`s."""
     by_name = {t.name: t for t in tasks}
     snapshot_time = tso_to_datetime(meta.end_version)
     files = []
@@ -110,7 +111,7 @@ def write_manifest(
     location: ManifestLocation,
     meta: BackupMeta,
     tasks: Sequence[SstTask],
-    objects: Sequence[Any],
+    objects: Sequence[WrittenObject],
     output_prefix: str,
 ) -> str:
     """Writes the manifest (one atomic PUT); returns its object path."""

@@ -27,10 +27,16 @@ CODECS: dict[str, str] = {
 }
 
 
+_MIN_WRITE_BATCH = 1024
+_MAX_WRITE_BATCH = 8192
+
+
 @dataclass(frozen=True)
 class ParquetOptions:
-    row_group_size: int = 8192
-    compression: str = "snappy"
+    """The writer settings of the export's options (`ExportOptions` holds the defaults)."""
+
+    row_group_size: int
+    compression: str
 
     def __post_init__(self) -> None:
         if self.row_group_size < 1:
@@ -42,7 +48,7 @@ class ParquetOptions:
 
     @property
     def write_batch_size(self) -> int:
-        return min(max(self.row_group_size, 1024), 8192)
+        return min(max(self.row_group_size, _MIN_WRITE_BATCH), _MAX_WRITE_BATCH)
 
 
 class ParquetFileWriter:

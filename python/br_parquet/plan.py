@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from .errors import BackupMetaError
 from .proto import brpb_pb2 as brpb
-from .tables import TableTarget
+from .tables import Table
 
 _SIGN = 1 << 63
+_MASK = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class SstTask:
     write: brpb.File
     default: brpb.File | None
     tables: tuple[int, ...]
-    """Indexes into the selected `TableTarget` list."""
+    """Indexes into the selected `Table` list."""
 
     @property
     def name(self) -> str:
@@ -42,6 +43,25 @@ class Plan:
     tasks: list[SstTask]
     skipped_files: int
     """Data files that cannot hold a selected row (not downloaded)."""
+
+
+def record_key(table_id: int, handle: int) -> bytes:
+    """The raw key of row `handle` of physical table `table_id`: `t{id}_r{handle}`."""
+    return (
+        b"t"
+        + struct.pack(">Q", (table_id & _MASK) ^ _SIGN)
+        + b"_r"
+        + struct.pack(">Q", (handle & _MASK) ^ _SIGN)
+    )
+
+
+def overlaps_handles(f: brpb.File, table_id: int, lo: int | None, hi: int | None) -> bool:
+    """Whether file `f` (raw key range `[start_key, end_key)`) can hold a row of physical
+    table `table_id` whose integer handle is in `[lo, hi)` (None: unbounded)."""
+    prefix = record_key(table_id, 0)[:11]
+    start = record_key(table_id, lo) if lo is not None else prefix
+    end = record_key(table_id, hi) if hi is not None else prefix[:-2] + b"_s"
+    return bytes(f.start_key) < end and (not f.end_key or start < bytes(f.end_key))
 
 
 def _signed(u: int) -> int:
@@ -71,7 +91,7 @@ def _pair_stem(name: str) -> str:
     return name
 
 
-def plan_tasks(files: Sequence[brpb.File], targets: Sequence[TableTarget]) -> Plan:
+def plan_tasks(files: Sequence[brpb.File], targets: Sequence[Table]) -> Plan:
     """Groups data files into tasks, keeping only those that can hold selected rows."""
     by_pid: dict[int, int] = {}
     for i, t in enumerate(targets):

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from google.protobuf.message import DecodeError
 
 from .errors import InvalidStorageUrlError
+from .gobool import parse_go_bool
 from .proto import brpb_pb2 as brpb
 
 KS3_PROVIDER = "ks3-sdk"
@@ -160,14 +161,6 @@ def _parse_query(raw_query: str) -> dict[str, str]:
     return first
 
 
-def _parse_go_bool(value: str) -> bool | None:
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    return None
-
-
 def _go_clean(path: str) -> str:
     """Go's `filepath.Clean` for absolute POSIX paths."""
     cleaned = posixpath.normpath(path)
@@ -193,7 +186,7 @@ def _options_from_query(
         if name in strings:
             str_opts[name] = value
         elif name in bools:
-            parsed = _parse_go_bool(value)
+            parsed = parse_go_bool(value)
             if parsed is not None:
                 bool_opts[name] = parsed
     return str_opts, bool_opts, seen
@@ -377,6 +370,7 @@ def parse_storage_url(url: str, *, environ: Mapping[str, str] | None = None) -> 
 
 
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_MIN_BASE64_LOCATION = 8  # shorter strings are names of local folders, not backends
 
 
 def decode_storage_base64(text: str) -> brpb.StorageBackend:
@@ -455,3 +449,25 @@ def describe_backend(backend: brpb.StorageBackend) -> str:
 def _bucket_url(scheme: str, bucket: str, prefix: str) -> str:
     path = quote(prefix.strip("/"), safe="/")
     return f"{scheme}://{bucket}/{path}" if path else f"{scheme}://{bucket}"
+
+
+def parse_location(location: str | os.PathLike[str] | brpb.StorageBackend) -> brpb.StorageBackend:
+    """A backup or output location as the API takes it: a `StorageBackend`, a storage
+    URL (`s3://…`, `local://…`, `gcs://…`, `azure://…`), a local path, or the base64 of a
+    `StorageBackend` (`br operator base64ify`).
+
+    A string without `://` that is not an existing path and decodes as base64 to a
+    `StorageBackend` naming a backend is taken as base64; any other is a local path.
+    """
+    if isinstance(location, brpb.StorageBackend):
+        return location
+    text = os.fspath(location)
+    looks_encoded = len(text.strip()) >= _MIN_BASE64_LOCATION and _BASE64_TEXT.fullmatch(
+        text.strip()
+    )
+    if "://" not in text and not os.path.exists(text) and looks_encoded:
+        try:
+            return decode_storage_base64(text)
+        except InvalidStorageUrlError:
+            pass
+    return parse_storage_url(text)

@@ -89,6 +89,8 @@ class TableRule:
     schema: _Matcher
     table: _Matcher
     positive: bool
+    text: str
+    """The rule as written, surrounding blanks removed."""
 
 
 # --- the filter ------------------------------------------------------------------------
@@ -103,10 +105,14 @@ class TableFilter:
         self.case_sensitive = case_sensitive
         self.sources: tuple[str, ...] = tuple(sources)
         """The rule arguments as given (before `@file` expansion)."""
+        self.rules: tuple[str, ...] = tuple(r.text for r in rules)
+        """The rules applied, in order: `@file` arguments replaced by the file's rules,
+        blank lines and `#` comments dropped (they never change what is selected)."""
         ordered = tuple(reversed(rules))  # last rule first: the last match wins
         if not case_sensitive:
             ordered = tuple(
-                TableRule(r.schema.lowered(), r.table.lowered(), r.positive) for r in ordered
+                TableRule(r.schema.lowered(), r.table.lowered(), r.positive, r.text)
+                for r in ordered
             )
         self._rules = ordered
 
@@ -176,6 +182,7 @@ def _parse_line(
     line = line.strip(" \t")
     if not line or line[0] == "#":
         return
+    text = line
     positive = True
     if line[0] == "!":
         positive = False
@@ -194,7 +201,7 @@ def _parse_line(
     table, line = _parse_pattern(line[1:], fail)
     if line:
         raise fail("syntax error: stray characters after table pattern")
-    out.append(TableRule(schema, table, positive))
+    out.append(TableRule(schema, table, positive, text))
 
 
 def _import_file(path: str, out: list[TableRule], fail: _Fail) -> None:
@@ -216,26 +223,6 @@ def _read_filter_file(path: str, fail: _Fail) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return [text.removesuffix("\r") for text in lines]
-
-
-def expand_rules(rules: Iterable[str]) -> list[str]:
-    """The rules a filter is made of: `@file` arguments replaced by the file's rules,
-    surrounding blanks, blank lines and `#` comments dropped (they never change what is
-    selected). Raises `FilterError` for an unreadable filter file."""
-    arguments = [rules] if isinstance(rules, str) else list(rules)
-    expanded: list[str] = []
-    for index, argument in enumerate(arguments, start=1):
-        line = argument.strip(" \t")
-        if line.startswith("@"):
-
-            def fail(reason: str, index: int = index) -> FilterError:
-                return FilterError(CMDLINE, index, reason)
-
-            lines = [text.strip(" \t") for text in _read_filter_file(line[1:], fail)]
-        else:
-            lines = [line]
-        expanded.extend(text for text in lines if text and not text.startswith("#"))
-    return expanded
 
 
 def _parse_pattern(line: str, fail: _Fail) -> tuple[_Matcher, str]:

@@ -1,20 +1,26 @@
-"""Which tables of a backup are exported: the filter and table-ID selection.
+"""The tables of a backup: `Table`, one per TiDB table, and which of them are selected.
 
-A table is selected when its real `db.table` name passes the BR table filter
-and, if `--table-ids` is given, one of its physical IDs (the table's, or a
-partition's) is listed; listing only some partitions exports only those.
+A table is selected when its real `db.table` name passes the BR table filter and, if
+table IDs are given, one of its physical IDs (the table's, or a partition's) is listed;
+listing only some partitions selects only those.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
 
 from ._native import TableDecoder
 from .backupmeta import BackupMeta, SchemaEntry
-from .errors import NoTablesSelectedError
+from .errors import NoTablesSelectedError, TableNotFoundError
+from .options import TYPE_MAPPINGS, TypeMapping
 from .table_filter import TableFilter
+from .tidb_types import render_type
 
 # What TiDB's tools leave out unless asked: system and memory schemas.
 DEFAULT_FILTER: tuple[str, ...] = (
@@ -29,22 +35,92 @@ DEFAULT_FILTER: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class TableTarget:
-    """One selected table and the decoder of its rows."""
+class Column:
+    """One output column of a table: its TiDB type and its Arrow type in each mapping."""
+
+    name: str
+    tidb_type: str
+    """The column type as `SHOW CREATE TABLE` spells it, e.g. `decimal(10,2)`."""
+    compat: pa.DataType
+    typed: pa.DataType
+    nullable: bool
+
+    def arrow_type(self, type_mapping: TypeMapping) -> pa.DataType:
+        return self.compat if type_mapping == "compat" else self.typed
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the backup. A plain, picklable value: its decoder is built from
+    `table_info_json` where it is needed."""
 
     db: str
     name: str
     table_id: int
+    """The logical table ID (`TableInfo.id`)."""
     physical_ids: tuple[int, ...]
-    entry: SchemaEntry = field(repr=False, compare=False)
-    decoder: TableDecoder = field(repr=False, compare=False)
+    """The IDs its rows are stored under: the table's, or its selected partitions'."""
+    partitioned: bool
+    table_info_json: bytes = field(repr=False)
+    sst_count: int = 0
+    """Data SST files of the backup that hold its rows (write and default CF)."""
+    sst_bytes: int = 0
 
     @property
     def qualified_name(self) -> str:
         return f"{self.db}.{self.name}"
 
+    @property
+    def partition_ids(self) -> tuple[int, ...]:
+        """The selected partitions' IDs; empty for a table without partitions."""
+        return self.physical_ids if self.partitioned else ()
 
-def _has_rows(info: dict[str, object]) -> bool:
+    def decoder(self, type_mapping: TypeMapping) -> TableDecoder:
+        """The native decoder of its rows in `type_mapping` (built once per process)."""
+        return decoder_for(self.table_info_json, type_mapping)
+
+    @property
+    def clustered(self) -> bool:
+        """Whether rows are keyed by a clustered (common) handle, not an integer."""
+        return self.decoder("compat").clustered
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The output columns (public, not virtual), in definition order."""
+        return _columns(self.table_info_json)
+
+    def schema(self, type_mapping: TypeMapping) -> pa.Schema:
+        """The Arrow schema of its exported files: `_tidb_table_id`, `_tidb_handle`,
+        then the columns."""
+        return self.decoder(type_mapping).arrow_schema()
+
+
+@functools.lru_cache(maxsize=4096)
+def decoder_for(table_info_json: bytes, type_mapping: TypeMapping) -> TableDecoder:
+    return TableDecoder(table_info_json, type_mapping=type_mapping)
+
+
+@functools.lru_cache(maxsize=1024)
+def _columns(table_info_json: bytes) -> tuple[Column, ...]:
+    info = json.loads(table_info_json)
+    by_name = {c["name"]["L"]: c for c in info.get("cols") or []}
+    schemas = {m: decoder_for(table_info_json, m).arrow_schema() for m in TYPE_MAPPINGS}
+    out = []
+    for name in decoder_for(table_info_json, "compat").column_names:
+        compat = schemas["compat"].field(name)
+        out.append(
+            Column(
+                name=name,
+                tidb_type=render_type(by_name[name.lower()]["type"]),
+                compat=compat.type,
+                typed=schemas["typed"].field(name).type,
+                nullable=compat.nullable,
+            )
+        )
+    return tuple(out)
+
+
+def _has_rows(info: dict[str, Any]) -> bool:
     return info.get("view") is None and info.get("sequence") is None
 
 
@@ -54,44 +130,64 @@ def table_json(entry: SchemaEntry) -> bytes:
     return json.dumps(entry.table_info).encode()
 
 
-def select_tables(
-    meta: BackupMeta,
-    *,
-    filters: Sequence[str] = (),
-    table_ids: Sequence[int] = (),
-    type_mapping: str = "compat",
-) -> list[TableTarget]:
-    """The tables to export, in backup order; raises when nothing matches."""
-    rules = TableFilter.parse(filters or DEFAULT_FILTER)
-    wanted_ids = set(table_ids)
-    selected: list[TableTarget] = []
-    available: list[str] = []
+def backup_tables(meta: BackupMeta) -> list[Table]:
+    """Every table of the backup that holds rows (views and sequences have none)."""
+    tables = []
     for entry in meta.schemas:
         info = entry.table_info
         if info is None or entry.table_name is None or not _has_rows(info):
             continue
-        available.append(f"{entry.db_name}.{entry.table_name}")
-        if not rules.match_table(entry.db_name, entry.table_name):
-            continue
-        decoder = TableDecoder(table_json(entry), type_mapping)
+        raw = table_json(entry)
+        decoder = decoder_for(raw, "compat")
         physical = tuple(decoder.physical_ids)
-        if wanted_ids:
-            if decoder.table_id in wanted_ids:
-                pass
-            elif wanted_ids & set(physical):
-                physical = tuple(p for p in physical if p in wanted_ids)
-            else:
-                continue
-        selected.append(
-            TableTarget(
+        tables.append(
+            Table(
                 db=entry.db_name,
                 name=entry.table_name,
                 table_id=decoder.table_id,
                 physical_ids=physical,
-                entry=entry,
-                decoder=decoder,
+                partitioned=physical != (decoder.table_id,),
+                table_info_json=raw,
             )
         )
+    return tables
+
+
+def select_tables(
+    meta: BackupMeta, rules: TableFilter, table_ids: Sequence[int] = ()
+) -> list[Table]:
+    """The tables to export, in backup order; raises when nothing matches."""
+    wanted_ids = set(table_ids)
+    selected: list[Table] = []
+    available: list[str] = []
+    for table in backup_tables(meta):
+        available.append(table.qualified_name)
+        if not rules.match_table(table.db, table.name):
+            continue
+        if wanted_ids and table.table_id not in wanted_ids:
+            physical = tuple(p for p in table.physical_ids if p in wanted_ids)
+            if not physical:
+                continue
+            table = Table(
+                db=table.db,
+                name=table.name,
+                table_id=table.table_id,
+                physical_ids=physical,
+                partitioned=table.partitioned,
+                table_info_json=table.table_info_json,
+            )
+        selected.append(table)
     if not selected:
-        raise NoTablesSelectedError(list(filters or DEFAULT_FILTER), sorted(table_ids), available)
+        raise NoTablesSelectedError(list(rules.sources), sorted(table_ids), available)
     return selected
+
+
+def find_table(tables: Sequence[Table], name: str | Table) -> Table:
+    """The table called `name` (`db.table`, case-insensitive as in filter rules)."""
+    if isinstance(name, Table):
+        return name
+    wanted = name.lower()
+    found = [t for t in tables if t.qualified_name.lower() == wanted]
+    if len(found) != 1:
+        raise TableNotFoundError(name, [t.qualified_name for t in tables])
+    return found[0]

@@ -24,7 +24,9 @@ from br_parquet.checkpoint import (
 )
 from br_parquet.errors import CheckpointError, CheckpointMismatchError, FilterError
 from br_parquet.storage import Storage
+from br_parquet.table_filter import TableFilter
 from br_parquet.tables import DEFAULT_FILTER
+from br_parquet.written import WrittenObject
 
 PREFIX = "parquet"
 TASK_A = "1/10_2_aaaa_write.sst"
@@ -61,7 +63,20 @@ def config(meta: BackupMeta | None = None, **changes: Any) -> CheckpointConfig:
         "type_mapping": "compat",
     }
     settings.update(changes)
+    settings["rules"] = TableFilter.parse(settings.pop("filters") or DEFAULT_FILTER).rules
     return CheckpointConfig.for_export(meta or backup_meta(), **settings)
+
+
+def record_entry(checkpoint: Checkpoint, *, obj: str, sha256: bytes, **fields: Any) -> None:
+    """Records `obj` as the export's tasks do, from the fields of its `WrittenObject`."""
+    checkpoint.record_object(
+        WrittenObject(
+            path=obj,
+            sha256=sha256.hex() if sha256 else "0" * 64,
+            finished_at="2026-01-01T00:00:00.000Z",
+            **{**fields, "task_objects": tuple(sorted(fields["task_objects"]))},
+        ),
+    )
 
 
 IDENTITY = BackupIdentity.of(backup_meta(), "local:///backups/full")
@@ -87,7 +102,8 @@ def finish_task(
         size, digest = write_object(checkpoint.storage, name, objects[name])
         if record is not None and i >= record:
             continue
-        checkpoint.record_object(
+        record_entry(
+            checkpoint,
             obj=name,
             source_sst=task,
             source_default_sst=task.replace("_write", "_default"),
@@ -276,6 +292,22 @@ def test_newer_format_is_refused(storage: Storage, tmp_path: Path) -> None:
         open_checkpoint(storage)
 
 
+def test_older_format_is_refused(storage: Storage, tmp_path: Path) -> None:
+    """Version 1 named some objects differently: resuming could duplicate them."""
+    open_checkpoint(storage)
+    path = tmp_path / "out/parquet/_checkpoint/meta.json"
+    meta = json.loads(path.read_bytes())
+    del meta["checksum"]
+    meta["format_version"] = 1
+    canonical = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
+    meta["checksum"] = hashlib.sha256(canonical).hexdigest()
+    path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"written by an older br-parquet .* version 1") as e:
+        open_checkpoint(storage)
+    assert "remove the checkpoint directory" in str(e.value)
+    assert FORMAT_VERSION == 2
+
+
 def test_entries_without_meta_are_refused(storage: Storage) -> None:
     three_tasks(storage)
     storage.delete("parquet/_checkpoint/meta.json")
@@ -292,9 +324,9 @@ def test_finished_tasks_are_reusable(storage: Storage, tmp_path: Path) -> None:
     checkpoint = open_checkpoint(storage)
     entries = checkpoint.reusable(TASK_A)
     assert entries is not None
-    assert [e.object for e in entries] == sorted([A1, A2])
+    assert [e.path for e in entries] == sorted([A1, A2])
     items = entries[0]
-    assert items.object == A2
+    assert items.path == A2
     assert items.source_sst == TASK_A
     assert items.source_default_sst == "1/10_2_aaaa_default.sst"
     assert items.task_objects == (A2, A1)
@@ -319,12 +351,10 @@ def test_finished_tasks_are_reusable(storage: Storage, tmp_path: Path) -> None:
         "entries/shop/orders/1_11_2_bbbb_write.parquet.json",
         "meta.json",
     ]
-    entry = json.loads((tmp_path / "out" / checkpoint.entry_name(B1)).read_bytes())
-    assert set(entry) == {
-        "kind",
-        "format_version",
-        "config_hash",
-        "object",
+    entry = json.loads((tmp_path / "out" / checkpoint.writer.entry_name(B1)).read_bytes())
+    assert set(entry) == {"kind", "format_version", "config_hash", "object", "checksum"}
+    assert set(entry["object"]) == {
+        "path",
         "source_sst",
         "source_default_sst",
         "task_objects",
@@ -335,7 +365,6 @@ def test_finished_tasks_are_reusable(storage: Storage, tmp_path: Path) -> None:
         "size",
         "sha256",
         "finished_at",
-        "checksum",
     }
 
 
@@ -353,7 +382,8 @@ def test_entry_of_another_task_generation_is_not_mixed_in(storage: Storage) -> N
     finish_task(checkpoint, TASK_A, {A1: b"a1"})
     finish_task(checkpoint, TASK_A, {A1: b"a1", A2: b"a2"}, record=0)
     size, digest = write_object(storage, A2, b"a2")
-    checkpoint.record_object(
+    record_entry(
+        checkpoint,
         obj=A2,
         source_sst=TASK_A,
         source_default_sst=None,
@@ -385,7 +415,7 @@ def _garbage(path: Path) -> None:
 
 def _edit_rows(path: Path) -> None:
     document = json.loads(path.read_bytes())
-    document["rows"] += 1  # checksum left as it was
+    document["object"]["rows"] += 1  # checksum left as it was
     path.write_text(json.dumps(document))
 
 
@@ -412,7 +442,7 @@ def test_damaged_entry_is_ignored_and_its_task_redone(
     storage: Storage, tmp_path: Path, damage: Damage, reason: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     checkpoint = three_tasks(storage)
-    entry_path = tmp_path / "out" / checkpoint.entry_name(A1)
+    entry_path = tmp_path / "out" / checkpoint.writer.entry_name(A1)
     damage(entry_path)
     with caplog.at_level(logging.WARNING, logger="br_parquet.checkpoint"):
         again = open_checkpoint(storage)
@@ -420,15 +450,15 @@ def test_damaged_entry_is_ignored_and_its_task_redone(
     assert again.reusable(TASK_B) is not None
     assert again.reusable(TASK_EMPTY) == ()
     [rejected] = again.status.rejected_entries
-    assert rejected.startswith(checkpoint.entry_name(A1) + ": ")
+    assert rejected.startswith(checkpoint.writer.entry_name(A1) + ": ")
     assert reason in rejected
-    assert f"ignoring checkpoint entry {checkpoint.entry_name(A1)}" in caplog.text
+    assert f"ignoring checkpoint entry {checkpoint.writer.entry_name(A1)}" in caplog.text
 
 
 def test_entry_copied_to_another_name_is_ignored(storage: Storage) -> None:
     checkpoint = three_tasks(storage)
     storage.put_bytes(
-        checkpoint.entry_name(A2), storage.get_bytes(checkpoint.entry_name(A1))
+        checkpoint.writer.entry_name(A2), storage.get_bytes(checkpoint.writer.entry_name(A1))
     )  # A1's entry twice, none for A2
     again = open_checkpoint(storage)
     assert again.reusable(TASK_A) is None
@@ -437,7 +467,7 @@ def test_entry_copied_to_another_name_is_ignored(storage: Storage) -> None:
 
 def test_damaged_empty_task_entry_is_redone(storage: Storage) -> None:
     checkpoint = three_tasks(storage)
-    name = checkpoint.empty_task_entry_name(TASK_EMPTY)
+    name = checkpoint.writer.empty_task_entry_name(TASK_EMPTY)
     storage.put_bytes(name, storage.get_bytes(name)[:-20])
     assert open_checkpoint(storage).reusable(TASK_EMPTY) is None
 
@@ -482,9 +512,10 @@ def test_same_size_corruption_is_caught_by_sha256(storage: Storage, tmp_path: Pa
 def test_record_refuses_objects_outside_the_prefix(storage: Storage) -> None:
     checkpoint = open_checkpoint(storage)
     with pytest.raises(ValueError, match="not a Parquet object under 'parquet'"):
-        checkpoint.entry_name("other/shop/orders/x.parquet")
+        checkpoint.writer.entry_name("other/shop/orders/x.parquet")
     with pytest.raises(ValueError, match="not among its task's objects"):
-        checkpoint.record_object(
+        record_entry(
+            checkpoint,
             obj=A1,
             source_sst=TASK_A,
             source_default_sst=None,
@@ -504,7 +535,8 @@ def test_empty_prefix(tmp_path: Path) -> None:
     assert checkpoint.directory == "_checkpoint"
     name = "shop/orders/1_x_write.parquet"
     size, digest = write_object(storage, name, b"rows")
-    checkpoint.record_object(
+    record_entry(
+        checkpoint,
         obj=name,
         source_sst="1/x_write.sst",
         source_default_sst=None,
@@ -516,7 +548,10 @@ def test_empty_prefix(tmp_path: Path) -> None:
         size=size,
         sha256=digest,
     )
-    assert checkpoint.entry_name(name) == "_checkpoint/entries/shop/orders/1_x_write.parquet.json"
+    assert (
+        checkpoint.writer.entry_name(name)
+        == "_checkpoint/entries/shop/orders/1_x_write.parquet.json"
+    )
     again = Checkpoint.open(storage, "", config(), IDENTITY)
     assert again.reusable("1/x_write.sst") is not None
 
@@ -546,7 +581,7 @@ def test_checkpoint_on_s3(s3_url: str) -> None:
     assert again.status.reusable_objects == 3
     assert again.reusable(TASK_EMPTY) == ()
 
-    storage.put_bytes(checkpoint.entry_name(A1), b'{"kind": "object", "obj')  # torn
+    storage.put_bytes(checkpoint.writer.entry_name(A1), b'{"kind": "object", "obj')  # torn
     storage.put_bytes(B1, b"x" * storage.size(B1))  # same size, other bytes
     again = open_checkpoint(storage)
     assert again.reusable(TASK_A) is None

@@ -448,7 +448,7 @@ def test_torn_entry_is_redone(backup: Path, baseline: Snapshot, tmp_path: Path) 
     # g1 and g2 come from one SST: both are written again.
     assert counts(result) == (len(baseline) - 2, 2)
     assert "ignoring checkpoint entry" in result.stderr
-    assert json.loads(path.read_bytes())["table"] == "g1"
+    assert json.loads(path.read_bytes())["object"]["table"] == "g1"
     assert snapshot(output) == baseline
 
 
@@ -472,7 +472,9 @@ def test_failed_sst_is_not_marked_complete(
     failed = export(damaged, output, expect=1)
     assert "sha256 mismatch" in failed.stderr
     assert victim.relative_to(damaged).as_posix() in failed.stderr
-    sources = {json.loads(output.storage.get_bytes(name))["source_sst"] for name in entries(output)}
+    documents = [json.loads(output.storage.get_bytes(name)) for name in entries(output)]
+    sources = {d.get("object", d)["source_sst"] for d in documents}
+    assert sources
     assert victim.relative_to(damaged).as_posix() not in sources
 
     victim.write_bytes(good)

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from br_parquet._native import SstScan, TableDecoder, write_sst
+from br_parquet.options import DEFAULT_ROW_GROUP_SIZE
 from br_parquet.testing import encode_row, encode_write, table_info
 from br_parquet.testing.keys import sst_key
 from br_parquet.testing.writecf import WriteType
@@ -203,7 +204,12 @@ def test_random_tables_round_trip(
     for mapping in ("compat", "typed"):
         decoder = TableDecoder(info.to_json(), mapping)
         got = pa.Table.from_batches(
-            [b for _, b in SstScan(path, [decoder], default_sst=default_path)],
+            [
+                b
+                for _, b in SstScan(
+                    path, [decoder], default_sst=default_path, batch_rows=DEFAULT_ROW_GROUP_SIZE
+                )
+            ],
             schema=decoder.arrow_schema(),
         )
         assert got.column("id").to_pylist() == list(range(len(rows)))

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from br_parquet._native import SstScan, TableDecoder, write_sst
+from br_parquet.options import DEFAULT_ROW_GROUP_SIZE
 
 
 def load(shared: Path) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def scan(
         dp = tmp / "d.sst"
         write_sst(dp, sorted(default))
     decoder = TableDecoder(table_json.encode(), mapping)
-    s = SstScan(wp, [decoder], default_sst=dp)
+    s = SstScan(wp, [decoder], default_sst=dp, batch_rows=DEFAULT_ROW_GROUP_SIZE)
     batches = [b for _, b in s]
     return pa.Table.from_batches(batches, schema=decoder.arrow_schema()), s.stats()
 

@@ -359,21 +359,21 @@ def test_at_most_sst_concurrency_tasks_in_flight_and_temp_files_removed(
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     lock = threading.Lock()
     in_flight, peak = 0, 0
-    original = job._TaskRunner.__call__
+    original = job.run_task
 
-    def counted(self: Any, task: Any) -> Any:
+    def counted(task: Any, workdir: str | None = None) -> Any:
         nonlocal in_flight, peak
         with lock:
             in_flight += 1
             peak = max(peak, in_flight)
         try:
             time.sleep(0.02)  # let other workers start if the bound allowed them
-            return original(self, task)
+            return original(task, workdir)
         finally:
             with lock:
                 in_flight -= 1
 
-    monkeypatch.setattr(job._TaskRunner, "__call__", counted)
+    monkeypatch.setattr(job, "run_task", counted)
     assert (
         cli_main(
             [

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from br_parquet.errors import FilterError
-from br_parquet.table_filter import TableFilter, expand_rules, translate_re2
+from br_parquet.table_filter import TableFilter, translate_re2
 
 # (rules, [(schema, table, accepted_case_sensitive, accepted_case_insensitive), ...])
 MATCH_TABLE_CASES: list[tuple[list[str], list[tuple[str, str, bool, bool]]]] = [
@@ -416,15 +416,15 @@ def test_backquoted_names_match_exactly(schema: str, table: str) -> None:
     assert not f.match_table(schema, table + "x")
 
 
-def test_expand_rules(tmp_path: Path) -> None:
+def test_rules_are_the_expanded_rules_applied(tmp_path: Path) -> None:
+    """The file is read once, when the filter is parsed; `rules` is what was applied."""
     rules = tmp_path / "rules.txt"
     rules.write_text("# shop tables\n\n  shop.*\r\n!shop.tmp_*\n")
-    assert expand_rules(["  db1.* ", f"@{rules}", "# note", "", "!db1.x"]) == [
-        "db1.*",
-        "shop.*",
-        "!shop.tmp_*",
-        "!db1.x",
-    ]
-    assert expand_rules("a.b") == ["a.b"]
+    parsed = TableFilter.parse(["  db1.* ", f"@{rules}", "# note", "", "!db1.x"])
+    assert parsed.rules == ("db1.*", "shop.*", "!shop.tmp_*", "!db1.x")
+    rules.write_text("other.*\n")
+    assert parsed.rules == ("db1.*", "shop.*", "!shop.tmp_*", "!db1.x")
+    assert parsed.match_table("shop", "orders") and not parsed.match_table("other", "t")
+    assert TableFilter.parse("a.b").rules == ("a.b",)
     with pytest.raises(FilterError, match=r"at <cmdline>:2: cannot open filter file"):
-        expand_rules(["a.b", f"@{tmp_path / 'missing'}"])
+        TableFilter.parse(["a.b", f"@{tmp_path / 'missing'}"])

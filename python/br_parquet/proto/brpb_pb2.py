@@ -30,7 +30,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nbrpb.proto\x12\x
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'brpb_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'br_parquet.proto.brpb_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SCHEMA_PARTITIONMERGEOPTIONALLOWEDENTRY']._loaded_options = None

@@ -28,7 +28,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x65ncryptionp
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'encryptionpb_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'br_parquet.proto.encryptionpb_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENCRYPTIONMETHOD']._serialized_start=36

@@ -32,6 +32,12 @@ def generate(out_dir: Path) -> list[Path]:
     for path in written:
         # protoc writes top-level imports; the modules live in a package.
         text = re.sub(r"^import (\w+_pb2) as", r"from . import \1 as", path.read_text(), flags=re.M)
+        # Message classes name their real module, so that pickle finds them by reference.
+        text = re.sub(
+            r"BuildTopDescriptorsAndMessages\(DESCRIPTOR, '(\w+_pb2)'",
+            rf"BuildTopDescriptorsAndMessages(DESCRIPTOR, '{__package__}.\1'",
+            text,
+        )
         path.write_text(text)
     return written
 

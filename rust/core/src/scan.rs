@@ -14,7 +14,7 @@ use crate::keys::{self, Handle, RawKey};
 use crate::number::{write_compact_i64, write_compact_u64};
 use crate::row_v1::{self, RowV1};
 use crate::row_v2::{Lookup, RowV2};
-use crate::schema::{HandleKind, MissingRule, TableSchema};
+use crate::schema::{HandleKind, MissingRule, OutputField, TableSchema};
 use crate::slot::{datum_to_slot, default_to_slot};
 use crate::sst::{SstEntries, SstError, SstReader};
 use crate::write_cf::{WriteRecord, WriteType};
@@ -40,6 +40,9 @@ pub struct ScanStats {
     pub default_cf_values: u64,
     /// Zero dates written as NULL (typed mode).
     pub zero_dates_nulled: u64,
+    /// Record entries of selected tables skipped, whatever their write type,
+    /// because the handle is outside `ScanOptions::handle_range`.
+    pub out_of_range: u64,
 }
 
 /// A decode failure with the SST, key and column it happened at.
@@ -56,6 +59,8 @@ pub enum ScanErrorKind {
     Codec(CodecError),
     Sst(SstError),
     Message(String),
+    /// The scan's options do not fit its tables (a caller error).
+    InvalidOptions(String),
 }
 
 impl fmt::Display for ScanError {
@@ -73,7 +78,7 @@ impl fmt::Display for ScanError {
         match &self.kind {
             ScanErrorKind::Codec(e) => write!(f, ": {e}"),
             ScanErrorKind::Sst(e) => write!(f, ": {}", e.message),
-            ScanErrorKind::Message(m) => write!(f, ": {m}"),
+            ScanErrorKind::Message(m) | ScanErrorKind::InvalidOptions(m) => write!(f, ": {m}"),
         }
     }
 }
@@ -85,30 +90,37 @@ enum HandleBuilder {
     Common(BinaryBuilder),
 }
 
-/// Rows of one table accumulated until a batch is full.
+/// Rows of one table accumulated until a batch is full. The pseudo columns
+/// have a builder only when the table's layout outputs them.
 struct TableBatch {
     schema: Arc<TableSchema>,
-    table_ids: Int64Builder,
-    handles: HandleBuilder,
+    table_ids: Option<Int64Builder>,
+    handles: Option<HandleBuilder>,
     columns: Vec<ColumnBuilder>,
     rows: usize,
 }
 
 impl TableBatch {
     fn new(schema: Arc<TableSchema>, capacity: usize) -> Self {
-        let handles = match schema.handle {
-            HandleKind::Int => HandleBuilder::Int(Int64Builder::with_capacity(capacity)),
-            HandleKind::Common => {
-                HandleBuilder::Common(BinaryBuilder::with_capacity(capacity, capacity * 16))
-            }
-        };
+        let layout = schema.layout();
+        let table_ids = layout
+            .contains(&OutputField::TableId)
+            .then(|| Int64Builder::with_capacity(capacity));
+        let handles = layout
+            .contains(&OutputField::Handle)
+            .then(|| match schema.handle {
+                HandleKind::Int => HandleBuilder::Int(Int64Builder::with_capacity(capacity)),
+                HandleKind::Common => {
+                    HandleBuilder::Common(BinaryBuilder::with_capacity(capacity, capacity * 16))
+                }
+            });
         let columns = schema
             .columns
             .iter()
             .map(|c| ColumnBuilder::new(Arc::new(c.clone()), capacity))
             .collect();
         Self {
-            table_ids: Int64Builder::with_capacity(capacity),
+            table_ids,
             handles,
             columns,
             rows: 0,
@@ -117,15 +129,19 @@ impl TableBatch {
     }
 
     fn finish(&mut self) -> Result<RecordBatch, String> {
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len() + 2);
-        arrays.push(Arc::new(self.table_ids.finish()));
-        arrays.push(match &mut self.handles {
-            HandleBuilder::Int(b) => Arc::new(b.finish()),
-            HandleBuilder::Common(b) => Arc::new(b.finish()),
-        });
-        arrays.extend(self.columns.iter_mut().map(ColumnBuilder::finish));
+        let schema = Arc::clone(&self.schema);
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.layout().len());
+        for field in schema.layout() {
+            arrays.push(match (field, &mut self.table_ids, &mut self.handles) {
+                (OutputField::TableId, Some(b), _) => Arc::new(b.finish()),
+                (OutputField::Handle, _, Some(HandleBuilder::Int(b))) => Arc::new(b.finish()),
+                (OutputField::Handle, _, Some(HandleBuilder::Common(b))) => Arc::new(b.finish()),
+                (OutputField::Column(i), _, _) => self.columns[*i].finish(),
+                (field, _, _) => return Err(format!("no builder for output field {field:?}")),
+            });
+        }
         self.rows = 0;
-        RecordBatch::try_new(self.schema.arrow_schema(), arrays).map_err(|e| e.to_string())
+        RecordBatch::try_new(schema.arrow_schema(), arrays).map_err(|e| e.to_string())
     }
 }
 
@@ -137,16 +153,36 @@ struct TableState {
     batch: Option<TableBatch>,
 }
 
+/// Integer handles `lo <= handle < hi`; a missing bound is unbounded.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HandleRange {
+    pub lo: Option<i64>,
+    pub hi: Option<i64>,
+}
+
+impl HandleRange {
+    #[inline]
+    pub fn contains(&self, handle: i64) -> bool {
+        self.lo.map_or(true, |lo| lo <= handle) && self.hi.map_or(true, |hi| handle < hi)
+    }
+}
+
 /// Options of a scan.
 #[derive(Debug, Clone, Copy)]
 pub struct ScanOptions {
     /// Rows per emitted record batch.
     pub batch_rows: usize,
+    /// Only rows whose integer handle is in this range; for tables with
+    /// integer handles only (`SstScan::open` refuses clustered tables).
+    pub handle_range: Option<HandleRange>,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        Self { batch_rows: 8192 }
+        Self {
+            batch_rows: 8192,
+            handle_range: None,
+        }
     }
 }
 
@@ -181,6 +217,17 @@ impl SstScan {
             column: None,
             kind,
         };
+        if options.handle_range.is_some() {
+            if let Some(t) = tables.iter().find(|t| t.handle == HandleKind::Common) {
+                return Err(err(
+                    name,
+                    ScanErrorKind::InvalidOptions(format!(
+                        "table {} has a clustered (common) handle; a handle range needs integer handles",
+                        t.name
+                    )),
+                ));
+            }
+        }
         let mut by_physical_id = HashMap::new();
         let mut states = Vec::with_capacity(tables.len());
         for (i, schema) in tables.into_iter().enumerate() {
@@ -221,6 +268,7 @@ impl SstScan {
             by_physical_id,
             options: ScanOptions {
                 batch_rows: options.batch_rows.max(1),
+                ..options
             },
             stats: ScanStats::default(),
             values: ValueStats::default(),
@@ -319,6 +367,13 @@ impl SstScan {
             stats.unselected_kvs += 1;
             return Ok(None);
         };
+        // Before the write record: out-of-range rows cost no value lookup.
+        if let (Some(range), Handle::Int(h)) = (options.handle_range, handle) {
+            if !range.contains(h) {
+                stats.out_of_range += 1;
+                return Ok(None);
+            }
+        }
         let record =
             WriteRecord::parse(value).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
         let row: &[u8] = match record.write_type {
@@ -409,21 +464,27 @@ fn append_row(
     } else {
         RowView::V2(RowV2::parse(row).map_err(whole)?)
     };
-    match (&mut batch.handles, handle) {
-        (HandleBuilder::Int(b), Handle::Int(h)) => b.append_value(h),
-        (HandleBuilder::Common(b), Handle::Common(h)) => b.append_value(h),
-        (_, _) => {
-            return Err((
-                None,
-                ScanErrorKind::Message(format!(
-                    "handle kind does not match table {} (clustered: {})",
-                    batch.schema.name,
-                    batch.schema.handle == HandleKind::Common
-                )),
-            ))
-        }
+    if !matches!(
+        (batch.schema.handle, handle),
+        (HandleKind::Int, Handle::Int(_)) | (HandleKind::Common, Handle::Common(_))
+    ) {
+        return Err((
+            None,
+            ScanErrorKind::Message(format!(
+                "handle kind does not match table {} (clustered: {})",
+                batch.schema.name,
+                batch.schema.handle == HandleKind::Common
+            )),
+        ));
     }
-    batch.table_ids.append_value(table_id);
+    match (&mut batch.handles, handle) {
+        (Some(HandleBuilder::Int(b)), Handle::Int(h)) => b.append_value(h),
+        (Some(HandleBuilder::Common(b)), Handle::Common(h)) => b.append_value(h),
+        _ => {} // `_tidb_handle` is not output
+    }
+    if let Some(b) = &mut batch.table_ids {
+        b.append_value(table_id);
+    }
     let schema = Arc::clone(&batch.schema);
     for (i, (col, spec)) in batch
         .columns

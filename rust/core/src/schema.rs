@@ -207,6 +207,17 @@ pub enum HandleKind {
     Common,
 }
 
+/// One field of a table's output batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputField {
+    /// `_tidb_table_id`: the physical table (partition) id of the key.
+    TableId,
+    /// `_tidb_handle`: the key's handle.
+    Handle,
+    /// `TableSchema::columns[i]`.
+    Column(usize),
+}
+
 /// Everything the decoder needs about one table.
 #[derive(Debug, Clone)]
 pub struct TableSchema {
@@ -214,8 +225,11 @@ pub struct TableSchema {
     pub name: String,
     pub physical_ids: Vec<i64>,
     pub handle: HandleKind,
+    /// The columns decoded from each row: all public columns in definition
+    /// order, or only the projected ones in the requested order.
     pub columns: Vec<ColumnSpec>,
     pub mapping: TypeMapping,
+    layout: Vec<OutputField>,
     arrow: SchemaRef,
 }
 
@@ -234,7 +248,8 @@ pub enum SchemaError {
     Invalid { table: String, detail: String },
 }
 
-/// Names of the two columns every output file starts with.
+/// Names of the pseudo columns filled from the key (first in the default
+/// layout).
 pub const TABLE_ID_COLUMN: &str = "_tidb_table_id";
 pub const HANDLE_COLUMN: &str = "_tidb_handle";
 
@@ -318,27 +333,19 @@ impl TableSchema {
                 missing,
             });
         }
-        let handle_type = match handle {
-            HandleKind::Int => DataType::Int64,
-            HandleKind::Common => DataType::Binary,
-        };
-        let mut fields = vec![
-            Field::new(TABLE_ID_COLUMN, DataType::Int64, false),
-            Field::new(HANDLE_COLUMN, handle_type, false),
-        ];
-        fields.extend(
-            columns
-                .iter()
-                .map(|c| Field::new(&c.name, c.kind.data_type(), c.nullable)),
-        );
+        let layout: Vec<OutputField> = [OutputField::TableId, OutputField::Handle]
+            .into_iter()
+            .chain((0..columns.len()).map(OutputField::Column))
+            .collect();
         Ok(Self {
             table_id: info.id,
             name: table,
             physical_ids: info.physical_ids(),
             handle,
+            arrow: build_arrow_schema(handle, &columns, &layout),
             columns,
             mapping,
-            arrow: Arc::new(Schema::new(fields)),
+            layout,
         })
     }
 
@@ -346,6 +353,86 @@ impl TableSchema {
     pub fn arrow_schema(&self) -> SchemaRef {
         Arc::clone(&self.arrow)
     }
+
+    /// What each field of the output batches holds, in output order; every
+    /// column appears exactly once.
+    pub fn layout(&self) -> &[OutputField] {
+        &self.layout
+    }
+
+    /// This table restricted to the output columns `names`, in that order.
+    /// The pseudo columns `_tidb_table_id` and `_tidb_handle` are output only
+    /// when named; columns not named are dropped, so scans never decode them.
+    pub fn project(&self, names: &[&str]) -> Result<TableSchema, SchemaError> {
+        let invalid = |detail: String| SchemaError::Invalid {
+            table: self.name.clone(),
+            detail,
+        };
+        if names.is_empty() {
+            return Err(invalid("a projection needs at least one column".into()));
+        }
+        let mut columns = Vec::with_capacity(names.len());
+        let mut layout = Vec::with_capacity(names.len());
+        for (i, &name) in names.iter().enumerate() {
+            if names[..i].contains(&name) {
+                return Err(invalid(format!("column {name:?} is projected twice")));
+            }
+            layout.push(match name {
+                TABLE_ID_COLUMN => OutputField::TableId,
+                HANDLE_COLUMN => OutputField::Handle,
+                _ => {
+                    let Some(col) = self.columns.iter().find(|c| c.name == name) else {
+                        let available: Vec<&str> = [TABLE_ID_COLUMN, HANDLE_COLUMN]
+                            .into_iter()
+                            .chain(self.columns.iter().map(|c| c.name.as_str()))
+                            .collect();
+                        return Err(invalid(format!(
+                            "no column {name:?} to project; available: {}",
+                            available.join(", ")
+                        )));
+                    };
+                    columns.push(col.clone());
+                    OutputField::Column(columns.len() - 1)
+                }
+            });
+        }
+        Ok(Self {
+            table_id: self.table_id,
+            name: self.name.clone(),
+            physical_ids: self.physical_ids.clone(),
+            handle: self.handle,
+            arrow: build_arrow_schema(self.handle, &columns, &layout),
+            columns,
+            mapping: self.mapping,
+            layout,
+        })
+    }
+}
+
+fn build_arrow_schema(
+    handle: HandleKind,
+    columns: &[ColumnSpec],
+    layout: &[OutputField],
+) -> SchemaRef {
+    let fields: Vec<Field> = layout
+        .iter()
+        .map(|f| match *f {
+            OutputField::TableId => Field::new(TABLE_ID_COLUMN, DataType::Int64, false),
+            OutputField::Handle => Field::new(
+                HANDLE_COLUMN,
+                match handle {
+                    HandleKind::Int => DataType::Int64,
+                    HandleKind::Common => DataType::Binary,
+                },
+                false,
+            ),
+            OutputField::Column(i) => {
+                let c = &columns[i];
+                Field::new(&c.name, c.kind.data_type(), c.nullable)
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 fn is_virtual(c: &ColumnInfo) -> bool {

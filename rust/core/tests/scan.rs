@@ -7,10 +7,11 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
+use br_parquet_core::datum::encode_comparable_bytes;
 use br_parquet_core::keys::{encode_key, encode_record_key_int, DataPrefix};
-use br_parquet_core::number::f64_to_cmp_u64;
+use br_parquet_core::number::{f64_to_cmp_u64, i64_to_cmp, write_compact_i64};
 use br_parquet_core::row_v2;
-use br_parquet_core::scan::{ScanOptions, SstScan};
+use br_parquet_core::scan::{HandleRange, ScanOptions, ScanStats, SstScan};
 use br_parquet_core::schema::{TableSchema, TypeMapping};
 use br_parquet_core::sst::{write_sst, SstReader, SstWriteOptions};
 use br_parquet_core::write_cf::{WriteRecord, WriteType};
@@ -62,7 +63,7 @@ fn put(short: Option<&[u8]>) -> Vec<u8> {
 struct Fixture {
     _dir: tempdir::TempDir,
     write: SstReader,
-    default: SstReader,
+    default: Option<SstReader>,
 }
 
 fn fixture(extra: &[(Vec<u8>, Vec<u8>)]) -> Fixture {
@@ -109,30 +110,40 @@ fn fixture(extra: &[(Vec<u8>, Vec<u8>)]) -> Fixture {
     .unwrap();
     Fixture {
         write: SstReader::open(&wp).unwrap(),
-        default: SstReader::open(&dp).unwrap(),
+        default: Some(SstReader::open(&dp).unwrap()),
         _dir: dir,
     }
 }
 
-fn scan_all(
+fn scan_all(f: &Fixture, mapping: TypeMapping) -> (Vec<RecordBatch>, ScanStats) {
+    let schema = TableSchema::from_json(table_json(50).as_bytes(), mapping).unwrap();
+    scan_schema(f, schema, None).unwrap()
+}
+
+/// All batches of one table, 2 rows per batch.
+fn scan_schema(
     f: &Fixture,
-    mapping: TypeMapping,
-) -> (Vec<RecordBatch>, br_parquet_core::scan::ScanStats) {
-    let schema = Arc::new(TableSchema::from_json(table_json(50).as_bytes(), mapping).unwrap());
+    schema: TableSchema,
+    handle_range: Option<HandleRange>,
+) -> Result<(Vec<RecordBatch>, ScanStats), String> {
+    let options = ScanOptions {
+        batch_rows: 2,
+        handle_range,
+    };
     let mut scan = SstScan::open(
         "w.sst",
         &f.write,
-        Some(&f.default),
-        vec![schema],
-        ScanOptions { batch_rows: 2 },
+        f.default.as_ref(),
+        vec![Arc::new(schema)],
+        options,
     )
-    .unwrap();
+    .map_err(|e| e.to_string())?;
     let mut out = vec![];
-    while let Some((idx, batch)) = scan.next_batch().unwrap() {
+    while let Some((idx, batch)) = scan.next_batch().map_err(|e| e.to_string())? {
         assert_eq!(idx, 0);
         out.push(batch);
     }
-    (out, scan.stats())
+    Ok((out, scan.stats()))
 }
 
 #[test]
@@ -183,7 +194,7 @@ fn corrupted_row_names_sst_key_and_column() {
     let mut scan = SstScan::open(
         "w.sst",
         &f.write,
-        Some(&f.default),
+        f.default.as_ref(),
         vec![schema],
         ScanOptions::default(),
     )
@@ -210,7 +221,7 @@ fn put_without_default_value_is_an_error() {
     let mut scan = SstScan::open(
         "w.sst",
         &f.write,
-        Some(&f.default),
+        f.default.as_ref(),
         vec![schema],
         ScanOptions::default(),
     )
@@ -254,6 +265,233 @@ fn int_handle_fills_the_primary_key_column_in_typed_mode() {
     // The PK is not stored in the row: it comes from the key's handle.
     let ids: Vec<i64> = all.column(2).as_primitive::<Int64Type>().values().to_vec();
     assert_eq!(ids, vec![-3, 7, 9]);
+}
+
+fn schema50(mapping: TypeMapping) -> TableSchema {
+    TableSchema::from_json(table_json(50).as_bytes(), mapping).unwrap()
+}
+
+fn names(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+#[test]
+fn default_layout_is_every_column_after_the_pseudo_columns() {
+    let schema = schema50(TypeMapping::Compat);
+    let all = ["_tidb_table_id", "_tidb_handle", "id", "name", "score"];
+    assert_eq!(
+        schema.project(&all).unwrap().arrow_schema(),
+        schema.arrow_schema()
+    );
+}
+
+#[test]
+fn projection_outputs_the_named_columns_in_order() {
+    let f = fixture(&[]);
+    for mapping in [TypeMapping::Compat, TypeMapping::Typed] {
+        let full = arrow_select_concat(&scan_all(&f, mapping).0);
+        for cols in [
+            &["score", "_tidb_handle", "name"][..],
+            &["name", "_tidb_table_id"],
+            &["_tidb_handle"],
+            &["score", "id", "_tidb_table_id", "_tidb_handle", "name"],
+        ] {
+            let schema = schema50(mapping).project(cols).unwrap();
+            assert_eq!(
+                schema.columns.len(),
+                cols.iter().filter(|c| !c.starts_with("_tidb")).count()
+            );
+            let (batches, stats) = scan_schema(&f, schema, None).unwrap();
+            assert_eq!(stats.rows, 3);
+            let got = arrow_select_concat(&batches);
+            assert_eq!(names(&got), cols);
+            for (i, name) in cols.iter().enumerate() {
+                let want = full.column_by_name(name).unwrap();
+                assert_eq!(got.column(i), want, "{name} ({mapping:?})");
+                let field = full.schema().field_with_name(name).unwrap().clone();
+                assert_eq!(got.schema().field(i), &field);
+            }
+        }
+    }
+}
+
+#[test]
+fn int_pk_column_comes_from_the_key_without_the_handle_column() {
+    let f = fixture(&[]);
+    let schema = schema50(TypeMapping::Typed).project(&["id"]).unwrap();
+    let got = arrow_select_concat(&scan_schema(&f, schema, None).unwrap().0);
+    assert_eq!(got.num_columns(), 1);
+    let ids: Vec<i64> = got.column(0).as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!(ids, vec![-3, 7, 9]);
+}
+
+#[test]
+fn unprojected_columns_are_not_decoded() {
+    // The extra row's score slot is 3 bytes: not a valid DOUBLE.
+    let mut bad = Vec::new();
+    row_v2::encode(&[(2, Some(b"z")), (3, Some(&[1, 2, 3]))], &mut bad);
+    let f = fixture(&[(data_key(&record_key(50, 100), COMMIT_TS), put(Some(&bad)))]);
+    let schema = schema50(TypeMapping::Compat);
+    let projected = schema.project(&["name", "_tidb_handle"]).unwrap();
+    let (batches, _) = scan_schema(&f, projected, None).unwrap();
+    let got = arrow_select_concat(&batches);
+    assert_eq!(got.column(0).as_string::<i32>().value(3), "z");
+    let err = scan_schema(&f, schema.project(&["score"]).unwrap(), None).unwrap_err();
+    assert!(err.contains("column score"), "{err}");
+}
+
+#[test]
+fn bad_projections_are_refused() {
+    let schema = schema50(TypeMapping::Compat);
+    let err = schema.project(&[]).unwrap_err().to_string();
+    assert!(err.contains("at least one column"), "{err}");
+    let err = schema
+        .project(&["name", "id", "name"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"name\" is projected twice"), "{err}");
+    let err = schema
+        .project(&["_tidb_handle", "_tidb_handle"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("twice"), "{err}");
+    let err = schema.project(&["id", "nope"]).unwrap_err().to_string();
+    assert!(err.starts_with("table t50: "), "{err}");
+    assert!(err.contains("\"nope\""), "{err}");
+    assert!(
+        err.contains("available: _tidb_table_id, _tidb_handle, id, name, score"),
+        "{err}"
+    );
+    // Names are case-sensitive, as in the output schema.
+    assert!(schema.project(&["Name"]).is_err());
+}
+
+fn handles_in(f: &Fixture, lo: Option<i64>, hi: Option<i64>) -> (Vec<i64>, ScanStats) {
+    let schema = schema50(TypeMapping::Compat)
+        .project(&["_tidb_handle"])
+        .unwrap();
+    let (batches, stats) = scan_schema(f, schema, Some(HandleRange { lo, hi })).unwrap();
+    let handles = batches
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    (handles, stats)
+}
+
+#[test]
+fn handle_range_keeps_lo_inclusive_to_hi_exclusive() {
+    // Table 50 has handles -3, 7 and 9 (9 in the default CF); 51 has 1.
+    let f = fixture(&[]);
+    let cases: [(Option<i64>, Option<i64>, &[i64]); 7] = [
+        (None, None, &[-3, 7, 9]),
+        (Some(-3), Some(9), &[-3, 7]),
+        (Some(-2), Some(10), &[7, 9]),
+        (None, Some(7), &[-3]),
+        (Some(8), None, &[9]),
+        (Some(i64::MIN), Some(i64::MAX), &[-3, 7, 9]),
+        (Some(100), None, &[]),
+    ];
+    for (lo, hi, want) in cases {
+        let (got, stats) = handles_in(&f, lo, hi);
+        assert_eq!(got, want, "{lo:?}..{hi:?}");
+        assert_eq!(stats.rows, want.len() as u64);
+        assert_eq!(stats.out_of_range, 3 - want.len() as u64);
+        // Other entries are classified as without a range.
+        assert_eq!((stats.index_kvs, stats.unselected_kvs), (1, 1));
+        // Skipped before the value is looked up.
+        assert_eq!(stats.default_cf_values, u64::from(want.contains(&9)));
+    }
+}
+
+#[test]
+fn handle_range_applies_to_full_rows_too() {
+    let f = fixture(&[]);
+    let range = HandleRange {
+        lo: Some(0),
+        hi: None,
+    };
+    let (batches, stats) = scan_schema(&f, schema50(TypeMapping::Typed), Some(range)).unwrap();
+    let got = arrow_select_concat(&batches);
+    let (full, _) = scan_all(&f, TypeMapping::Typed);
+    assert_eq!(got, arrow_select_concat(&full).slice(1, 2));
+    assert_eq!((stats.rows, stats.out_of_range), (2, 1));
+}
+
+const CLUSTERED_JSON: &str = r#"{"id":60,"name":{"O":"c60","L":"c60"},"is_common_handle":true,
+    "common_handle_version":1,"cols":[
+    {"id":1,"name":{"O":"k","L":"k"},"offset":0,"state":5,
+     "type":{"Tp":15,"Flag":4099,"Flen":20,"Decimal":0,"Charset":"utf8mb4","Collate":"utf8mb4_bin","Elems":null}},
+    {"id":2,"name":{"O":"v","L":"v"},"offset":1,"state":5,
+     "type":{"Tp":8,"Flag":0,"Flen":20,"Decimal":0,"Charset":"binary","Collate":"binary","Elems":null}}
+    ],"index_info":[{"id":1,"idx_name":{"O":"PRIMARY","L":"primary"},"is_primary":true,
+     "is_unique":true,"state":5,"idx_cols":[{"name":{"O":"k","L":"k"},"offset":0,"length":-1}]}]}"#;
+
+/// Table 60 clustered on `k VARCHAR`; rows store only `v`.
+fn clustered_fixture() -> (Fixture, Vec<Vec<u8>>) {
+    let dir = tempdir::TempDir::new();
+    let mut write = vec![];
+    let mut handles = vec![];
+    for (k, v) in [("apple", 1i64), ("kiwi", -2)] {
+        let mut handle = Vec::new();
+        encode_comparable_bytes(k.as_bytes(), &mut handle);
+        let mut raw = b"t".to_vec();
+        raw.extend_from_slice(&i64_to_cmp(60));
+        raw.extend_from_slice(b"_r");
+        raw.extend_from_slice(&handle);
+        let mut slot = Vec::new();
+        write_compact_i64(&mut slot, v);
+        let mut value = Vec::new();
+        row_v2::encode(&[(2, Some(&slot))], &mut value);
+        write.push((data_key(&raw, COMMIT_TS), put(Some(&value))));
+        handles.push(handle);
+    }
+    let wp = dir.path().join("w.sst");
+    write_sst(
+        &wp,
+        write.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        &SstWriteOptions::default(),
+    )
+    .unwrap();
+    let f = Fixture {
+        write: SstReader::open(&wp).unwrap(),
+        default: None,
+        _dir: dir,
+    };
+    (f, handles)
+}
+
+#[test]
+fn clustered_pk_column_comes_from_the_common_handle() {
+    let (f, handles) = clustered_fixture();
+    let schema = TableSchema::from_json(CLUSTERED_JSON.as_bytes(), TypeMapping::Typed).unwrap();
+    let projected = schema.project(&["v", "k"]).unwrap();
+    let got = arrow_select_concat(&scan_schema(&f, projected, None).unwrap().0);
+    assert_eq!(names(&got), ["v", "k"]);
+    let v: Vec<i64> = got.column(0).as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!(v, [1, -2]);
+    let k = got.column(1).as_string::<i32>();
+    assert_eq!((k.value(0), k.value(1)), ("apple", "kiwi"));
+    let projected = schema.project(&["_tidb_handle"]).unwrap();
+    let got = arrow_select_concat(&scan_schema(&f, projected, None).unwrap().0);
+    let h = got.column(0).as_binary::<i32>();
+    assert_eq!((h.value(0), h.value(1)), (&handles[0][..], &handles[1][..]));
+}
+
+#[test]
+fn handle_range_on_a_clustered_table_is_refused() {
+    let (f, _) = clustered_fixture();
+    let schema = TableSchema::from_json(CLUSTERED_JSON.as_bytes(), TypeMapping::Compat).unwrap();
+    let range = HandleRange {
+        lo: Some(0),
+        hi: None,
+    };
+    let err = scan_schema(&f, schema, Some(range)).unwrap_err();
+    assert!(err.contains("table c60 has a clustered"), "{err}");
 }
 
 mod tempdir {

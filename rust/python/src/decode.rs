@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use br_parquet_core::scan::{self, ScanOptions};
-use br_parquet_core::schema::{TableSchema, TypeMapping};
+use br_parquet_core::scan::{self, HandleRange, ScanOptions};
+use br_parquet_core::schema::{HandleKind, TableSchema, TypeMapping};
 use br_parquet_core::sst;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -22,13 +22,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// A table's output schema, derived from its TiDB `TableInfo` JSON.
 #[pyclass(module = "br_parquet._native", frozen)]
 pub struct TableDecoder {
+    /// The whole table: what `project` chooses from.
+    table: Arc<TableSchema>,
+    /// What batches hold: `table` or a projection of it.
     schema: Arc<TableSchema>,
 }
 
 #[pymethods]
 impl TableDecoder {
     #[new]
-    #[pyo3(signature = (table_info_json, type_mapping = "compat"))]
     fn new(table_info_json: &[u8], type_mapping: &str) -> PyResult<Self> {
         let mapping = TypeMapping::parse(type_mapping).ok_or_else(|| {
             PyValueError::new_err(format!(
@@ -37,9 +39,37 @@ impl TableDecoder {
         })?;
         let schema = TableSchema::from_json(table_info_json, mapping)
             .map_err(|e| SchemaError::new_err(e.to_string()))?;
+        let schema = Arc::new(schema);
         Ok(Self {
+            table: Arc::clone(&schema),
+            schema,
+        })
+    }
+
+    /// A decoder of the same table whose batches hold only `columns`, in that
+    /// order; the others are never decoded. Always chosen from the whole table.
+    fn project(&self, columns: Vec<String>) -> PyResult<Self> {
+        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let schema = self
+            .table
+            .project(&names)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(Self {
+            table: Arc::clone(&self.table),
             schema: Arc::new(schema),
         })
+    }
+
+    /// The table's public column names in definition order (no pseudo columns).
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        self.table.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Whether rows are keyed by a clustered (common) handle.
+    #[getter]
+    fn clustered(&self) -> bool {
+        self.table.handle == HandleKind::Common
     }
 
     #[getter]
@@ -90,14 +120,15 @@ pub struct SstScan {
 #[pymethods]
 impl SstScan {
     #[new]
-    #[pyo3(signature = (write_sst, tables, *, default_sst = None, name = None, batch_rows = 8192))]
+    #[pyo3(signature = (write_sst, tables, *, batch_rows, default_sst = None, name = None, handle_range = None))]
     fn new(
         py: Python<'_>,
         write_sst: PathBuf,
         tables: Vec<PyRef<'_, TableDecoder>>,
+        batch_rows: usize,
         default_sst: Option<PathBuf>,
         name: Option<String>,
-        batch_rows: usize,
+        handle_range: Option<(Option<i64>, Option<i64>)>,
     ) -> PyResult<Self> {
         let schemas: Vec<Arc<TableSchema>> = tables.iter().map(|t| Arc::clone(&t.schema)).collect();
         let name = name.unwrap_or_else(|| write_sst.display().to_string());
@@ -107,14 +138,16 @@ impl SstScan {
                 .map(sst::SstReader::open)
                 .transpose()
                 .map_err(sst_error)?;
-            scan::SstScan::open(
-                &name,
-                &write,
-                default.as_ref(),
-                schemas,
-                ScanOptions { batch_rows },
-            )
-            .map_err(|e| RowDecodeError::new_err(e.to_string()))
+            let options = ScanOptions {
+                batch_rows,
+                handle_range: handle_range.map(|(lo, hi)| HandleRange { lo, hi }),
+            };
+            scan::SstScan::open(&name, &write, default.as_ref(), schemas, options).map_err(|e| {
+                match e.kind {
+                    scan::ScanErrorKind::InvalidOptions(_) => PyValueError::new_err(e.to_string()),
+                    _ => RowDecodeError::new_err(e.to_string()),
+                }
+            })
         })?;
         Ok(Self {
             inner: Mutex::new(inner),
@@ -148,6 +181,7 @@ impl SstScan {
         d.set_item("locks_and_rollbacks", s.locks_and_rollbacks)?;
         d.set_item("default_cf_values", s.default_cf_values)?;
         d.set_item("zero_dates_nulled", s.zero_dates_nulled)?;
+        d.set_item("out_of_range", s.out_of_range)?;
         Ok(d)
     }
 }

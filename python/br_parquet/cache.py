@@ -1,0 +1,143 @@
+"""A bounded local cache of a backup's SSTs, so that scanning a table again (other
+columns, another handle range) does not download its SSTs again.
+
+Each SST is fetched once (`fetch.fetch_sst`: checked, decrypted, small ones kept in
+memory) and pinned while a scan reads it; unpinned SSTs are dropped, least recently
+used first, whenever the cache holds more than `max_bytes`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .crypto import Cipher
+from .fetch import LocalSst, fetch_sst
+from .proto import brpb_pb2 as brpb
+from .storage import Storage
+
+DEFAULT_CACHE_BYTES = 2 << 30
+"""Bytes of unpinned SSTs a backup keeps locally by default."""
+
+
+@dataclass
+class CacheStats:
+    """What the cache did since the backup was opened."""
+
+    downloads: int = 0
+    """SSTs fetched from the storage."""
+    downloaded_bytes: int = 0
+    hits: int = 0
+    """Scans of an SST served from the cache."""
+    evictions: int = 0
+
+
+@dataclass
+class _Entry:
+    ready: threading.Event = field(default_factory=threading.Event)
+    local: LocalSst | None = None
+    error: BaseException | None = None
+    pins: int = 0
+
+
+class SstCache:
+    """The cache of one backup's SSTs; thread-safe."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        cipher: Cipher | None,
+        *,
+        directory: str | None = None,
+        max_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
+        self._storage = storage
+        self._cipher = cipher
+        self._parent = directory
+        self._directory: Path | None = None
+        self.max_bytes = max_bytes
+        self.stats = CacheStats()
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    @contextmanager
+    def open(self, f: brpb.File) -> Iterator[str]:
+        """The local path of SST `f`, fetched if needed, pinned while the block runs."""
+        with self._lock:
+            entry = self._entries.get(f.name)
+            fetch = entry is None
+            if entry is None:
+                entry = self._entries[f.name] = _Entry()
+            else:
+                self._entries.move_to_end(f.name)
+                self.stats.hits += 1
+            entry.pins += 1
+        try:
+            if fetch:
+                self._fetch(f, entry)
+            entry.ready.wait()
+            if entry.error is not None:
+                raise entry.error
+            assert entry.local is not None
+            yield entry.local.path
+        finally:
+            with self._lock:
+                entry.pins -= 1
+                self._evict()
+
+    def _fetch(self, f: brpb.File, entry: _Entry) -> None:
+        try:
+            entry.local = fetch_sst(self._storage, f, self._cipher, self._folder())
+            with self._lock:
+                self.stats.downloads += 1
+                self.stats.downloaded_bytes += f.size
+        except BaseException as e:
+            entry.error = e
+            with self._lock:
+                self._entries.pop(f.name, None)  # a later scan tries again
+            raise
+        finally:
+            entry.ready.set()
+
+    def _folder(self) -> Path:
+        with self._lock:
+            if self._directory is None:
+                self._directory = Path(
+                    tempfile.mkdtemp(prefix="br-parquet-cache-", dir=self._parent)
+                )
+            return self._directory
+
+    def _evict(self) -> None:
+        """Drops unpinned SSTs, oldest first, while over budget. Holds the lock."""
+        held = sum(e.local.size for e in self._entries.values() if e.local is not None)
+        for name in list(self._entries):
+            if held <= self.max_bytes:
+                return
+            entry = self._entries[name]
+            if entry.pins or entry.local is None:
+                continue
+            held -= entry.local.size
+            entry.local.close()
+            del self._entries[name]
+            self.stats.evictions += 1
+
+    def clear(self) -> None:
+        """Drops every unpinned SST."""
+        with self._lock:
+            budget, self.max_bytes = self.max_bytes, -1
+            self._evict()
+            self.max_bytes = budget
+
+    def close(self) -> None:
+        """Drops every SST and removes the cache folder."""
+        self.clear()
+        with self._lock:
+            if self._directory is not None:
+                shutil.rmtree(self._directory, ignore_errors=True)
+                self._directory = None

@@ -1,0 +1,288 @@
+"""The settings of an export: the one place where each setting, its default and its
+validation live.
+
+`ExportOptions` is a frozen, picklable value. The command line derives its flags from
+the fields' `Flag` metadata (`cli.py`), and the Python API's keyword arguments from the
+fields themselves (`with_options`), so neither repeats a name, a default or a check.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+
+from .checkpoint import VERIFY_MODES, Verify
+from .crypto import Cipher
+from .parquet_writer import CODECS, ParquetOptions
+
+TypeMapping = Literal["compat", "typed"]
+TYPE_MAPPINGS: tuple[TypeMapping, ...] = ("compat", "typed")
+"""`compat`: the original design's string-heavy mapping; `typed`: native Arrow types."""
+
+DEFAULT_TYPE_MAPPING: TypeMapping = "compat"
+DEFAULT_ROW_GROUP_SIZE = 8192
+"""Rows per Parquet row group, and rows per decoded batch of `Backup.scan`."""
+
+
+def default_concurrency() -> int:
+    """SST tasks in flight by default: one per CPU."""
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How a setting appears on the command line."""
+
+    help: str
+    group: str
+    name: str = ""
+    """The flag, `--` + the field name with `-` for `_` when empty."""
+    metavar: str | None = None
+    kind: Literal["value", "append", "bool", "switch"] = "value"
+    """`append`: repeatable; `bool`: takes an optional Go boolean; `switch`: no value."""
+    parse: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] | None = None
+
+
+def _flag(help: str, group: str, **kwargs: Any) -> dict[str, Flag]:
+    return {"flag": Flag(help, group, **kwargs)}
+
+
+def parse_positive(text: str) -> int:
+    """A positive integer, as a flag value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"expected a positive integer, got {value}")
+    return value
+
+
+def parse_table_ids(text: str) -> tuple[int, ...]:
+    """Comma-separated integer table IDs, as a flag value."""
+    try:
+        return tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise ValueError(f"expected comma-separated integer table IDs, got {text!r}") from None
+
+
+_OUTPUT = "output"
+_SELECTION = "selection"
+_EXECUTION = "execution"
+_MANIFEST = "Iceberg JSON manifest"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportOptions:
+    """Every setting of an export. Invalid values raise `ValueError` on construction.
+
+    >>> ExportOptions(type_mapping="typed", filters=("shop.*",)).row_group_size
+    8192
+    """
+
+    output_prefix: str = field(
+        default="parquet",
+        metadata=_flag("prefix of every object written under the output storage", _OUTPUT),
+    )
+    row_group_size: int = field(
+        default=DEFAULT_ROW_GROUP_SIZE,
+        metadata=_flag("rows per Parquet row group", _OUTPUT, parse=parse_positive),
+    )
+    compression: str = field(
+        default="snappy",
+        metadata=_flag(
+            "Parquet compression codec (lz4 and lz4raw both write LZ4_RAW)",
+            _OUTPUT,
+            choices=tuple(CODECS),
+        ),
+    )
+    type_mapping: TypeMapping = field(
+        default=DEFAULT_TYPE_MAPPING,
+        metadata=_flag(
+            "compat: the original string-heavy mapping; typed: native Parquet logical types",
+            _OUTPUT,
+            choices=TYPE_MAPPINGS,
+        ),
+    )
+    filters: Sequence[str] = field(
+        default=(),
+        metadata=_flag(
+            "BR table-filter rule (repeatable; `!` excludes, `@file` reads rules from a "
+            "file); default: every table outside the system schemas",
+            _SELECTION,
+            name="--filter",
+            metavar="RULE",
+            kind="append",
+        ),
+    )
+    table_ids: Sequence[int] = field(
+        default=(),
+        metadata=_flag(
+            "comma-separated physical table IDs (a table's or a partition's)",
+            _SELECTION,
+            metavar="ID,ID",
+            parse=parse_table_ids,
+        ),
+    )
+    sst_concurrency: int = field(
+        default_factory=default_concurrency,
+        metadata=_flag(
+            "SST files exported concurrently (default: CPU count)",
+            _EXECUTION,
+            parse=parse_positive,
+        ),
+    )
+    use_checkpoint: bool = field(
+        default=True,
+        metadata=_flag(
+            "resume from and record progress in {output-prefix}/_checkpoint/; "
+            "--use-checkpoint=false ignores checkpoint data (neither read nor written)",
+            _EXECUTION,
+            metavar="BOOL",
+            kind="bool",
+        ),
+    )
+    checkpoint_verify: Verify = field(
+        default="sha256",
+        metadata=_flag(
+            "how objects finished by an earlier run are checked before they are reused: "
+            "sha256 reads each back; size only compares sizes (catches deleted and "
+            "truncated objects, not same-size damage)",
+            _EXECUTION,
+            choices=VERIFY_MODES,
+        ),
+    )
+    write_iceberg_manifest: bool = field(
+        default=False,
+        metadata=_flag(
+            "write a JSON manifest of every Parquet file (with its source SST facts) to "
+            "{warehouse}/{namespace}/{table}/metadata/{manifest-prefix}_{end_version}_0.json",
+            _MANIFEST,
+            kind="switch",
+        ),
+    )
+    iceberg_warehouse: str | None = field(
+        default=None,
+        metadata=_flag("warehouse folder in the output storage", _MANIFEST, metavar="PATH"),
+    )
+    iceberg_namespace: str | None = field(
+        default=None,
+        metadata=_flag("namespace (dots make folders)", _MANIFEST, metavar="NS"),
+    )
+    iceberg_table: str | None = field(
+        default=None, metadata=_flag("Iceberg table name", _MANIFEST, metavar="NAME")
+    )
+    iceberg_manifest_prefix: str = field(
+        default="manifest",
+        metadata=_flag("file name prefix of the manifest", _MANIFEST, metavar="PREFIX"),
+    )
+    crypter: Cipher | None = None
+    """The backup's `--crypter.*` method and key; None for a plaintext backup."""
+
+    def __post_init__(self) -> None:
+        # Sequences are stored as tuples: the value stays hashable and frozen.
+        object.__setattr__(self, "filters", _strings("filters", self.filters))
+        object.__setattr__(self, "table_ids", _ints("table_ids", self.table_ids))
+        hidden = [p for p in self.output_prefix.split("/") if p.startswith(("_", "."))]
+        if hidden:
+            raise ValueError(
+                f"output_prefix {self.output_prefix!r} has a folder starting with "
+                f"{hidden[0][0]!r}, which Spark, Hive, Trino and pyarrow.dataset treat as hidden"
+            )
+        if self.type_mapping not in TYPE_MAPPINGS:
+            raise ValueError(
+                f"type mapping must be one of {', '.join(TYPE_MAPPINGS)}, got {self.type_mapping!r}"
+            )
+        if self.sst_concurrency < 1:
+            raise ValueError(f"sst concurrency must be at least 1, got {self.sst_concurrency}")
+        ParquetOptions(self.row_group_size, self.compression)  # validates both
+        if self.checkpoint_verify not in VERIFY_MODES:
+            raise ValueError(
+                f"checkpoint verification must be one of {', '.join(VERIFY_MODES)}, "
+                f"got {self.checkpoint_verify!r}"
+            )
+        if self.crypter is not None and not isinstance(self.crypter, Cipher):
+            raise ValueError(f"crypter must be a br_parquet.Cipher, got {self.crypter!r}")
+        self._check_manifest()
+
+    def _check_manifest(self) -> None:
+        given = {
+            "iceberg_warehouse": self.iceberg_warehouse,
+            "iceberg_namespace": self.iceberg_namespace,
+            "iceberg_table": self.iceberg_table,
+        }
+        if not self.write_iceberg_manifest:
+            if any(given.values()):
+                raise ValueError(
+                    f"{', '.join(k for k, v in given.items() if v)} need write_iceberg_manifest"
+                )
+            return
+        missing = [k for k, v in given.items() if not v]
+        if missing:
+            raise ValueError(f"write_iceberg_manifest needs {', '.join(missing)}")
+
+    @property
+    def parquet(self) -> ParquetOptions:
+        return ParquetOptions(self.row_group_size, self.compression)
+
+
+def _strings(name: str, value: Any) -> tuple[str, ...]:
+    items = (value,) if isinstance(value, str) else tuple(value)
+    if not all(isinstance(v, str) for v in items):
+        raise ValueError(f"{name} must be strings, got {value!r}")
+    return items
+
+
+def _ints(name: str, value: Any) -> tuple[int, ...]:
+    items = tuple(value)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        raise ValueError(f"{name} must be integers, got {value!r}")
+    return items
+
+
+def flag_fields() -> list[tuple[str, Flag, Any]]:
+    """(field name, flag, default) of every setting that has a command-line flag."""
+    out: list[tuple[str, Flag, Any]] = []
+    for f in fields(ExportOptions):
+        flag = f.metadata.get("flag")
+        if flag is None:
+            continue
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        out.append((f.name, flag, default))
+    return out
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_Head = TypeVar("_Head")
+_Head2 = TypeVar("_Head2")
+
+
+def with_options(
+    run: Callable[[_Head, _Head2, ExportOptions], _R],
+) -> Callable[[Callable[_P, ExportOptions]], Callable[Concatenate[_Head, _Head2, _P], _R]]:
+    """Turns `run(a, b, options)` into `f(a, b, **settings)` whose keyword arguments are
+    exactly `ExportOptions`' fields: typed for mypy, shown by `help()`, with their
+    defaults taken from the one definition."""
+
+    def bind(options: Callable[_P, ExportOptions]) -> Callable[Concatenate[_Head, _Head2, _P], _R]:
+        @functools.wraps(run)
+        def call(head: _Head, head2: _Head2, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            return run(head, head2, options(*args, **kwargs))
+
+        call.__name__ = run.__name__.lstrip("_")
+        call.__qualname__ = run.__qualname__.replace(run.__name__, call.__name__)
+        own = list(inspect.signature(run).parameters.values())[:2]
+        settings = list(inspect.signature(options).parameters.values())
+        call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [p.replace(kind=inspect.Parameter.POSITIONAL_ONLY) for p in own] + settings,
+            return_annotation=inspect.signature(run).return_annotation,
+        )
+        return call
+
+    return bind

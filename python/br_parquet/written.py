@@ -1,0 +1,89 @@
+"""`WrittenObject`: one Parquet object of an export, the record that the task returns,
+the checkpoint stores as an entry, the JSON manifest lists and the result sums up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class WrittenObject:
+    """A finished Parquet object in the output storage."""
+
+    path: str
+    """Object name in the output storage: `{prefix}/{db}/{table}/{sst_stem}.parquet`."""
+    db: str
+    table: str
+    table_id: int
+    """The logical table ID (`TableInfo.id`)."""
+    rows: int
+    size: int
+    """Bytes of the object."""
+    sha256: str
+    """Hex SHA-256 of the object's bytes."""
+    source_sst: str
+    """The write-CF SST it was decoded from: the name of its task."""
+    source_default_sst: str | None
+    task_objects: tuple[str, ...]
+    """Every object of the same task, sorted; the task is finished when all exist."""
+    finished_at: str
+    """UTC time (ISO 8601) the object was uploaded."""
+    reused: bool = False
+    """Finished by an earlier run and taken from the checkpoint (not part of the JSON form)."""
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.db}.{self.table}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form: every field but `reused`."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "reused"}
+        out["task_objects"] = list(self.task_objects)
+        return out
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> WrittenObject:
+        """The record whose `to_json()` is `document`; `ValueError` says what is wrong."""
+        obj = cls(
+            path=_typed(document, "path", str),
+            db=_typed(document, "db", str),
+            table=_typed(document, "table", str),
+            table_id=_typed(document, "table_id", int),
+            rows=_typed(document, "rows", int),
+            size=_typed(document, "size", int),
+            sha256=_typed(document, "sha256", str),
+            source_sst=_typed(document, "source_sst", str),
+            source_default_sst=_optional_str(document, "source_default_sst"),
+            task_objects=tuple(_string_list(document, "task_objects")),
+            finished_at=_typed(document, "finished_at", str),
+        )
+        if obj.path not in obj.task_objects:
+            raise ValueError("lists task_objects without its own path")
+        if obj.rows < 0 or obj.size < 0:
+            raise ValueError("has a negative row count or size")
+        if len(obj.sha256) != 64 or not all(c in "0123456789abcdef" for c in obj.sha256):
+            raise ValueError("has a sha256 that is not 64 lowercase hex digits")
+        return obj
+
+
+def _typed(document: Mapping[str, Any], key: str, kind: type[Any]) -> Any:
+    value = document.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(f"has no {kind.__name__} {key}")
+    return value
+
+
+def _optional_str(document: Mapping[str, Any], key: str) -> str | None:
+    value = document.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"has a {key} that is not a string")
+    return value
+
+
+def _string_list(document: Mapping[str, Any], key: str) -> list[str]:
+    value = document.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"has {key} that are not all strings")
+    return value
