@@ -8,7 +8,9 @@ For a small and a large backup of `bench.t12` (generated or reused: see
 `benches/datagen.py`) scans every row through `br_parquet.open_backup(path).scan(
 "bench.t12", type_mapping="typed")` in a fresh subprocess, so that neither the generator
 nor the other scan counts, and prints the subprocess's peak RSS (`ru_maxrss`) next to its
-peak after the imports and `open_backup`, for both sizes, and their ratio. `--native`
+peak after the imports and `open_backup`, for both sizes, and their ratio. It also
+prints how much the machine's `Shmem` grew during the scan: SSTs the scan keeps in
+in-memory files (memfd) count there, not in RSS (system-wide: other processes add noise). `--native`
 scans with `SstScan` one region after the other instead (no `open_backup` needed).
 """
 
@@ -36,6 +38,20 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def shmem_bytes() -> int:
+    """The machine's shared memory (`Shmem` of /proc/meminfo): in-memory files (memfd) the
+    scan keeps SSTs in are counted here, not in the RSS of a process that only reads them.
+    System-wide, so other processes move it too; 0 where there is no /proc/meminfo."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("Shmem:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def child(args: argparse.Namespace) -> int:
     """Scan the backup at `args.child`; print one JSON line of rows, seconds and RSS.
     Imports neither `datagen` nor anything the scan does not need."""
@@ -46,6 +62,7 @@ def child(args: argparse.Namespace) -> int:
     marker = json.loads((root / MARKER).read_text())
     imported = peak_rss_bytes()
     rows = 0
+    shmem_before = peak_shmem = shmem_bytes()
     began = time.perf_counter()
     if args.native:
         decoder = TableDecoder(marker["table_info_json"].encode(), type_mapping="typed")
@@ -68,8 +85,10 @@ def child(args: argparse.Namespace) -> int:
             options["batch_rows"] = args.batch_rows
         with br_parquet.open_backup(str(root)) as backup:
             opened = peak_rss_bytes()
-            for batch in backup.scan("bench.t12", **options):
+            for n, batch in enumerate(backup.scan("bench.t12", **options)):
                 rows += batch.num_rows
+                if n % 64 == 0:
+                    peak_shmem = max(peak_shmem, shmem_bytes())
     seconds = time.perf_counter() - began
     result = {
         "rows": rows,
@@ -77,6 +96,7 @@ def child(args: argparse.Namespace) -> int:
         "imported_rss": imported,
         "opened_rss": opened,
         "peak_rss": peak_rss_bytes(),
+        "shmem_growth": max(peak_shmem, shmem_bytes()) - shmem_before,
     }
     print(json.dumps(result))
     return 0
@@ -133,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{gen.sst_bytes / datagen.GIB:5.2f} GiB backup ({len(gen.regions)} regions, "
             f"{gen.rows:,} rows): peak RSS {result['peak_rss'] / MIB:,.0f} MiB "
             f"({result['opened_rss'] / MIB:,.0f} MiB before the scan), "
+            f"peak Shmem growth {result['shmem_growth'] / MIB:,.0f} MiB, "
             f"{gen.rows / result['seconds'] / 1e6:.2f} M rows/s",
             flush=True,
         )

@@ -138,6 +138,9 @@ def cipher_from_options(
     """Build the cipher described by `--crypter.method`, `--crypter.key`, `--crypter.key-file`.
 
     Returns None for `plaintext`. Exactly one of `key` / `key_file` is required otherwise.
+
+    >>> cipher_from_options("aes256-ctr", key="00" * 32)
+    Cipher(method=4)
     """
     parsed = parse_method(method)
     has_key = bool(key)

@@ -91,7 +91,15 @@ class _Clock:
 
 def run_task(task: ExportTask, workdir: str | None = None) -> TaskResult:
     """Does `task`; local files go to a private folder under `workdir` (default: the
-    system temp folder) that is removed afterwards."""
+    system temp folder) that is removed afterwards.
+
+    >>> from br_parquet.job import prepare
+    >>> from br_parquet.storage_url import parse_location
+    >>> planned = prepare(parse_location(backup_dir), parse_location(out_dir), ExportOptions())
+    >>> done = run_task(pickle.loads(pickle.dumps(planned.tasks[0])))
+    >>> [(o.table, o.rows) for o in done.objects]
+    [('group_a', 2), ('group_b', 2)]
+    """
     tmp = Path(tempfile.mkdtemp(prefix="sst-", dir=workdir))
     try:
         return _run(task, tmp)

@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -91,6 +92,10 @@ def exported(backup: Path, out: Path, mapping: str) -> dict[str, pa.Table]:
     for folder in sorted((out / "parquet/shop").iterdir()):
         files = sorted(folder.glob("*.parquet"))
         tables[folder.name] = pa.concat_tables(pq.read_table(f) for f in files)
+    # A dataset reader sees every file: no output path is hidden from it.
+    dataset = ds.dataset(out / "parquet", format="parquet")
+    assert len(dataset.files) == len(list((out / "parquet/shop").rglob("*.parquet")))
+    assert dataset.count_rows() == sum(t.num_rows for t in tables.values())
     return tables
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 import os
+import pickle
 import re
 import runpy
 from pathlib import Path
@@ -12,14 +13,14 @@ from pathlib import Path
 import pytest
 
 import br_parquet
-from br_parquet import api, options
+from br_parquet import api, crypto, options, task
 from br_parquet.testing import write_backup
 from br_parquet.testing.smoke import smoke_backup
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-@pytest.mark.parametrize("module", [api, options], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [api, options, task, crypto], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module: object, tmp_path: Path) -> None:
     backup = tmp_path / "backup"
     write_backup(backup, smoke_backup())
@@ -29,14 +30,23 @@ def test_docstring_examples_run(module: object, tmp_path: Path) -> None:
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     for n, test in enumerate(examples):
         test.globs.update(
-            backup_dir=str(backup), out_dir=str(tmp_path / f"out{n}"), **vars(br_parquet)
+            backup_dir=str(backup),
+            out_dir=str(tmp_path / f"out{n}"),
+            pickle=pickle,
+            **vars(br_parquet),
         )
         runner.run(test)
     assert runner.failures == 0, f"{runner.failures} docstring examples failed (output above)"
 
 
 def test_every_public_function_has_an_example() -> None:
-    public = [br_parquet.open_backup, br_parquet.export, br_parquet.run_export]
+    public = [
+        br_parquet.open_backup,
+        br_parquet.export,
+        br_parquet.run_export,
+        br_parquet.run_task,
+        br_parquet.cipher_from_options,
+    ]
     public += [
         getattr(br_parquet.Backup, name) for name in ("tables", "table", "schema", "scan", "export")
     ]
