@@ -15,13 +15,14 @@ The table (`id` is the int handle):
 
 Every row's values are a pure function of its handle (`row_values`): a BLAKE2b digest of
 the handle feeds ints, words from a small vocabulary, slices of a Zipf-distributed word
-corpus (VARCHAR(255), sometimes NULL, sometimes long enough that the row value exceeds 255
-bytes and goes to the default CF, as TiKV decides), nearly monotonic timestamps and a
-~100-byte JSON object. Rows are encoded straight into row format v2 for this fixed schema
-(`encode_kv`), byte for byte what the reference writer `br_parquet.testing` encodes (the
-test `tests/python/test_bench_datagen.py` checks it), and written per TiKV-sized region
-(~96 MiB of KV data: one write-CF SST plus a default-CF SST) by worker processes. The
-backupmeta, file names, checksums and schema come from the reference writer's own code.
+corpus (VARCHAR(255): NULL in 1/16 of the rows, long enough in 1/4 that the row value
+exceeds 255 bytes and goes to the default CF, as TiKV decides), nearly monotonic
+timestamps, a ~100-byte JSON object, a skewed ENUM, a sometimes NULL TINYINT. Rows are
+encoded straight into row format v2 for this fixed schema (`encode_kv`), byte for byte
+what the reference writer `br_parquet.testing` encodes (the test
+`tests/python/test_bench_datagen.py` checks it), and written per TiKV-sized region (~96 MiB
+of KV data: one write-CF SST plus a default-CF SST) by worker processes. File names,
+`File` entries, the schema and the backupmeta come from the reference writer's code.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import struct
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -52,9 +54,11 @@ from br_parquet.testing.checksum import KvChecksum
 from br_parquet.testing.keys import record_key, record_range
 from br_parquet.testing.schema import TableInfo, table_info
 from br_parquet.testing.sst import Compression
+from br_parquet.testing.writecf import SHORT_VALUE_MAX_LEN, WriteType, encode_write
 
 __all__ = [
     "COLUMNS",
+    "COLUMN_NAMES",
     "DATABASE",
     "DEFAULT_SEED",
     "QUALIFIED",
@@ -99,7 +103,6 @@ MARKER = "datagen.json"  # written last: its presence marks a complete backup
 BACKUP_TS = ref_backup.DEFAULT_BACKUP_TS
 COMMIT_TS = BACKUP_TS - ref_backup._ONE_SECOND_TS
 START_TS = COMMIT_TS - 10
-SHORT_VALUE_MAX_LEN = 255
 
 # ---------------------------------------------------------------------------------------
 # Row values: a pure function of (handle, seed).
@@ -489,8 +492,8 @@ def _region_entries(
     hasher = _seed_hasher(task.seed)
     raw_prefix = _record_prefix(task.table_id)
     key_prefix, write_suffix, default_suffix = _sst_key_parts(task.table_id)
-    put = b"P" + _uvarint(START_TS)
-    put_short = put + b"v"
+    put = encode_write(WriteType.PUT, START_TS)  # the value is in the default CF
+    put_short = encode_write(WriteType.PUT, START_TS, short_value=b"")[:-1]  # + len + value
     write_entries: list[tuple[bytes, bytes]] = []
     default_entries: list[tuple[bytes, bytes]] = []
     append_write = write_entries.append
@@ -525,15 +528,6 @@ def _region_entries(
         KvChecksum(w_crc, w_kvs, w_bytes),
         KvChecksum(d_crc, d_kvs, d_bytes),
     )
-
-
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _file_name(region_id: int, start_key: bytes, cf: str) -> str:
@@ -809,15 +803,41 @@ def _run(tasks: Sequence[_RegionTask], jobs: int) -> Iterable[_RegionResult]:
     if jobs == 1:
         yield from map(_build_region, tasks)
         return
-    # `spawn`: the caller may hold threads (pyarrow) that `fork` would not survive.
-    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-        yield from pool.imap(_build_region, tasks)
+    # `spawn`: the caller may hold threads (pyarrow) that `fork` would not survive. A
+    # worker that dies fails the run (`BrokenProcessPool`) instead of being replaced.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(_build_region, task) for task in tasks]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def cache_root() -> Path:
     """`$BR_PARQUET_BENCH_DATA`, else `~/.cache/br-parquet/bench-data`."""
     env = os.environ.get("BR_PARQUET_BENCH_DATA")
     return Path(env) if env else Path.home() / ".cache" / "br-parquet" / "bench-data"
+
+
+def _remove_abandoned(root: Path) -> None:
+    """Remove the scratch directories of generators of `root` that no longer run."""
+    for scratch in root.parent.glob(f"{root.name}.tmp-*"):
+        pid = scratch.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def ensure_backup(
@@ -833,6 +853,7 @@ def ensure_backup(
     if not force and (root / MARKER).is_file():
         return Generated.load(root)
     shutil.rmtree(root, ignore_errors=True)
+    _remove_abandoned(root)
     scratch = root.with_name(f"{root.name}.tmp-{os.getpid()}")
     shutil.rmtree(scratch, ignore_errors=True)
     generate(scratch, params, jobs=jobs, progress=progress)
@@ -871,7 +892,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cached = time.perf_counter() - began < gen.seconds
     print(gen.root)
     print(
-        f"{gen.sst_bytes / GIB:.2f} GiB of SST in {len(gen.regions)} regions, {gen.rows:,} rows "
+        f"{gen.sst_bytes / GIB:.2f} GiB ({gen.sst_bytes / MIB:,.1f} MiB) of SST in "
+        f"{len(gen.regions)} regions, {gen.rows:,} rows "
         f"({gen.default_rows / gen.rows:.0%} with the value in the default CF)"
     )
     print(

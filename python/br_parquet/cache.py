@@ -3,7 +3,8 @@ columns, another handle range) does not download its SSTs again.
 
 Each SST is fetched once (`fetch.fetch_sst`: checked, decrypted, small ones kept in
 memory) and pinned while a scan reads it; unpinned SSTs are dropped, least recently
-used first, whenever the cache holds more than `max_bytes`.
+used first, whenever the cache holds more than `max_bytes` on disk or
+`MEMORY_CACHE_BYTES` in memory.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from .proto import brpb_pb2 as brpb
 from .storage import Storage
 
 DEFAULT_CACHE_BYTES = 2 << 30
-"""Bytes of unpinned SSTs a backup keeps locally by default."""
+"""Bytes of unpinned SSTs a backup keeps on local disk by default."""
+MEMORY_CACHE_BYTES = 64 << 20
+"""Bytes of unpinned small SSTs kept in memory: small, so that the memory of a scan
+does not grow with the backup."""
 
 
 @dataclass
@@ -115,15 +119,18 @@ class SstCache:
 
     def _evict(self) -> None:
         """Drops unpinned SSTs, oldest first, while over budget. Holds the lock."""
-        held = sum(e.local.size for e in self._entries.values() if e.local is not None)
+        budget = {True: min(self.max_bytes, MEMORY_CACHE_BYTES), False: self.max_bytes}
+        held = {True: 0, False: 0}
+        for e in self._entries.values():
+            if e.local is not None:
+                held[e.local.in_memory] += e.local.size
         for name in list(self._entries):
-            if held <= self.max_bytes:
-                return
             entry = self._entries[name]
-            if entry.pins or entry.local is None:
+            local = entry.local
+            if entry.pins or local is None or held[local.in_memory] <= budget[local.in_memory]:
                 continue
-            held -= entry.local.size
-            entry.local.close()
+            held[local.in_memory] -= local.size
+            local.close()
             del self._entries[name]
             self.stats.evictions += 1
 

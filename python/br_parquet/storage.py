@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import obstore
@@ -68,6 +68,12 @@ DEFAULT_CLIENT_OPTIONS: ClientConfig = {
     # Detects a stalled connection long before the overall timeout.
     "read_timeout": "120s",
 }
+
+
+class Sink(Protocol):
+    """Where `Storage.stream_to` writes: anything with a binary `write`."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -488,6 +494,25 @@ class Storage:
         finally:
             partial.unlink(missing_ok=True)
         return digest
+
+    def local_file(self, name: str) -> Path | None:
+        """The file holding object `name` when this storage is a local directory, so that
+        it can be read in place; None for object stores."""
+        if self._local_root is None:
+            return None
+        path = Path(os.path.normpath(self._local_root / name))
+        if not path.is_relative_to(self._local_root):
+            raise StorageError(
+                f"object name {name!r} leads outside {self.location}",
+                name=name,
+                location=self.location,
+            )
+        return path
+
+    def stream_to(self, name: str, out: Sink) -> tuple[bytes, int]:
+        """Stream object `name` into `out` in bounded chunks; return its SHA-256 and size.
+        A broken transfer resumes from the last byte received, pinned to the same version."""
+        return self._stream_into(self._reader(name), name, out)
 
     def sha256(self, name: str) -> tuple[bytes, int]:
         """The SHA-256 and size of object `name`, streamed in bounded chunks (nothing kept)."""
