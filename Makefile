@@ -93,8 +93,10 @@ fuzz: $(HOME)/.cargo/bin/cargo-fuzz  ## a short fuzz run of every decoder target
 fuzz-long:  ## a long fuzz campaign: FUZZ_SECONDS=3600 per target by default
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-3600}
 
-bench: develop  ## run the benchmarks in benches/
+bench: develop  ## run the benchmarks in benches/ (generates ~2.5 GiB of cached backups)
 	$(BIN)/python benches/run.py
+	$(BIN)/python benches/scan_projection.py
+	$(BIN)/python benches/scan_memory.py
 
 wheel: system-deps venv  ## build a release wheel into dist/
 	$(BIN)/maturin build --release --out dist
