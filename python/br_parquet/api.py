@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeAlias
 
 import pyarrow as pa
 
 from . import job
-from .backupmeta import BackupMeta, load_backupmeta
+from .backupmeta import BackupMeta, load_backupmeta, tso_time
 from .cache import DEFAULT_CACHE_BYTES, CacheStats, SstCache
 from .crypto import Cipher, method_name
 from .options import (
@@ -38,13 +38,7 @@ Location: TypeAlias = str | os.PathLike[str] | brpb.StorageBackend
 """A storage URL (`s3://bucket/prefix?…`, `local:///path`, `gcs://…`, `azure://…`), a
 local path, a `StorageBackend` message, or its base64 (`br operator base64ify`)."""
 
-_TSO_PHYSICAL_SHIFT = 18
 _META_VERSIONS = {0: "v1", 1: "v2"}
-
-
-def tso_time(tso: int) -> datetime:
-    """The UTC time of a TiDB TSO (its physical part is milliseconds since the epoch)."""
-    return datetime.fromtimestamp((tso >> _TSO_PHYSICAL_SHIFT) / 1000, tz=UTC)
 
 
 @dataclass(frozen=True)

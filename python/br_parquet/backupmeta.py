@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from google.protobuf import unknown_fields
@@ -123,6 +124,14 @@ class BackupMeta:
     def is_incremental(self) -> bool:
         """Whether this is an incremental backup (changes in `(start_version, end_version]`)."""
         return self.start_version != 0
+
+
+_TSO_PHYSICAL_SHIFT = 18
+
+
+def tso_time(tso: int) -> datetime:
+    """The UTC time of a TiDB TSO: its physical part is milliseconds since the epoch."""
+    return datetime.fromtimestamp((tso >> _TSO_PHYSICAL_SHIFT) / 1000, tz=UTC)
 
 
 def load_backupmeta(storage: ObjectReader, *, cipher: Cipher | None = None) -> BackupMeta:

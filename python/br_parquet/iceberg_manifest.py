@@ -13,17 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from .backupmeta import BackupMeta
+from .backupmeta import BackupMeta, tso_time
 from .plan import SstTask
 from .proto import brpb_pb2 as brpb
 from .storage import Storage
 from .written import WrittenObject
 
 FORMAT_VERSION = 1
-_TSO_PHYSICAL_SHIFT = 18
 
 
 @dataclass(frozen=True)
@@ -37,11 +35,6 @@ class ManifestLocation:
         parts = [self.warehouse, *self.namespace.split("."), self.table, "metadata"]
         folder = "/".join(p.strip("/") for p in parts if p.strip("/"))
         return f"{folder}/{self.manifest_prefix}_{snapshot}_0.json"
-
-
-def tso_to_datetime(tso: int) -> datetime:
-    """A TiDB TSO's physical part (milliseconds since the epoch) as a UTC time."""
-    return datetime.fromtimestamp((tso >> _TSO_PHYSICAL_SHIFT) / 1000, tz=UTC)
 
 
 def _file_facts(f: brpb.File) -> dict[str, Any]:
@@ -63,7 +56,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The manifest document for `objects`, the export's `WrittenObject`s."""
     by_name = {t.name: t for t in tasks}
-    snapshot_time = tso_to_datetime(meta.end_version)
+    snapshot_time = tso_time(meta.end_version)
     files = []
     for obj in sorted(objects, key=lambda o: o.path):
         task = by_name[obj.source_sst]
