@@ -16,6 +16,8 @@ import pytest
 
 import br_parquet
 from br_parquet.errors import TableNotFoundError
+from br_parquet.storage import Storage
+from br_parquet.storage_url import encode_storage_base64, parse_storage_url
 from br_parquet.testing import (
     BackupInfo,
     BackupSpec,
@@ -287,3 +289,46 @@ def test_export_api_takes_every_cli_setting(tmp_path: Path) -> None:
     assert again.objects_reused == 2 and again.objects_written == 0
     with pytest.raises(ValueError, match="type mapping"):
         br_parquet.export(tmp_path / "b", tmp_path / "o", type_mapping="bogus")  # type: ignore[arg-type]
+
+
+@pytest.mark.s3
+def test_scan_and_export_from_s3(shapes: Path, tmp_path: Path, s3_url: str) -> None:
+    """An S3 backup, named by URL or by base64: each SST is downloaded once."""
+    storage = Storage.from_url(s3_url)
+    for p in sorted(shapes.rglob("*")):
+        if p.is_file():
+            storage.put_file(str(p.relative_to(shapes)), p)
+    local = br_parquet.open_backup(shapes)
+    expected = local.scan("shop.legacy", type_mapping="compat").read_all()
+    remote = br_parquet.open_backup(encode_storage_base64(parse_storage_url(s3_url)))
+    assert remote.info.location.startswith("s3://")
+    got = remote.scan("shop.legacy", type_mapping="compat").read_all()
+    assert got.equals(expected)
+    legacy = remote.table("shop.legacy")
+    assert remote.cache_stats.downloads == legacy.sst_count
+    assert remote.cache_stats.downloaded_bytes == legacy.sst_bytes
+    remote.scan("shop.legacy", columns=["id"]).read_all()  # served from the cache
+    assert remote.cache_stats.downloads == legacy.sst_count
+    assert remote.cache_stats.hits == legacy.sst_count
+    result = remote.export(tmp_path / "out", filters=["shop.legacy"])
+    assert result.rows_by_table() == {"shop.legacy": 50}
+    remote.close()
+
+
+def test_encrypted_backup_scans_with_its_key(tmp_path: Path) -> None:
+    from test_pipeline_encrypted import KEY, encrypt_backup
+
+    root = tmp_path / "b"
+    rows = [(i, "n" * (400 if i % 3 else 5)) for i in range(30)]  # default-CF values too
+    spec = table("t", [("id", "int primary key"), ("note", "text")], rows=rows)
+    write_backup(root, BackupSpec([DatabaseSpec("secret", [spec])], meta_version=1))
+    encrypt_backup(root)
+    with pytest.raises(br_parquet.BrParquetError, match="--crypter"):
+        br_parquet.open_backup(root)
+    key = br_parquet.cipher_from_options("aes256-ctr", key=KEY.hex())
+    with br_parquet.open_backup(root, crypter=key) as backup:
+        assert backup.info.encryption == "aes256-ctr" and backup.info.meta_version == "v1"
+        got = backup.scan("secret.t").read_all()
+        assert [(r["id"], r["note"]) for r in got.to_pylist()] == rows
+        result = backup.export(tmp_path / "out")
+        assert result.rows_written == 30
