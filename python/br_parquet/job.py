@@ -23,6 +23,22 @@ from pathlib import Path
 from .backupmeta import BackupMeta, load_backupmeta
 from .checkpoint import BackupIdentity, Checkpoint, CheckpointConfig
 from .errors import BrParquetError, ExportError, NameCollisionError
+from .events import (
+    CheckpointLoaded,
+    DecodeFinished,
+    DownloadFinished,
+    DownloadStarted,
+    EntryWritten,
+    Event,
+    EventStream,
+    Listener,
+    ManifestWritten,
+    Planned,
+    SkippedFromCheckpoint,
+    TaskCompleted,
+    TaskFailed,
+    UploadFinished,
+)
 from .iceberg_manifest import ManifestLocation, write_manifest
 from .naming import normalize_prefix, sst_stem, table_folders
 from .options import ExportOptions
@@ -60,9 +76,12 @@ def prepare(
     options: ExportOptions,
     *,
     meta: BackupMeta | None = None,
+    events: EventStream | None = None,
 ) -> PreparedExport:
     """Loads the backup (unless `meta` is given), selects and plans, opens the
-    checkpoint (refusing a mismatch before anything is written) and builds the tasks."""
+    checkpoint (refusing a mismatch before anything is written) and builds the tasks;
+    emits `Planned`, `CheckpointLoaded` and `SkippedFromCheckpoint` to `events`."""
+    events = events or EventStream()
     input_storage = storage_for(input)
     output_storage = storage_for(output)
     if meta is None:
@@ -72,6 +91,9 @@ def prepare(
     plan = plan_tasks(meta.data_files, targets)
     _check_names(targets, plan)
     result = ExportResult(tables=targets, tasks=len(plan.tasks), skipped_files=plan.skipped_files)
+    events.emit(
+        Planned(len(targets), len(plan.tasks), sum(t.size for t in plan.tasks), plan.skipped_files)
+    )
     checkpoint = (
         _open_checkpoint(options, rules, meta, input_storage, output_storage)
         if options.use_checkpoint
@@ -87,6 +109,23 @@ def prepare(
     if checkpoint is not None:
         result.checkpoint = checkpoint.directory
         reused, pending = _reused(checkpoint, plan.tasks)
+        status = checkpoint.status
+        events.emit(
+            CheckpointLoaded(
+                directory=checkpoint.directory,
+                fresh=status.fresh,
+                reused_tasks=len(plan.tasks) - len(pending),
+                reused_objects=len(reused),
+                reused_rows=sum(o.rows for o in reused),
+                reused_bytes=sum(o.size for o in reused),
+                rejected_entries=len(status.rejected_entries),
+                redo_objects=len(status.redo_objects),
+            )
+        )
+        for task in plan.tasks:
+            objects = checkpoint.reusable(task.name)
+            if objects is not None:
+                events.emit(SkippedFromCheckpoint(task.name, task.size, objects))
         result.objects.extend(reused)
         log.info(
             "skipping %d SST tasks finished earlier (%d Parquet objects reused); %d to do",
@@ -121,13 +160,15 @@ def export(
     *,
     meta: BackupMeta | None = None,
     executor: Executor | None = None,
+    listeners: Sequence[Listener] = (),
 ) -> ExportResult:
     """Runs one export; raises `BrParquetError` subclasses on failure. `meta` is the
     backup's metadata when the caller has already loaded it; `executor` runs the tasks
     (default: a thread pool of `sst_concurrency` threads; tasks pickle, so a process
-    pool works too)."""
+    pool works too). `listeners` receive the run's events (see `events`)."""
     started = time.monotonic()
-    prepared = prepare(input, output, options, meta=meta)
+    events = EventStream(list(listeners))
+    prepared = prepare(input, output, options, meta=meta, events=events)
     result = prepared.result
     _remove_stale_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))
@@ -136,8 +177,11 @@ def export(
             pool = executor or stack.enter_context(
                 ThreadPoolExecutor(options.sst_concurrency, thread_name_prefix="sst")
             )
-            for done in run_bounded(pool, prepared.tasks, options.sst_concurrency, str(workdir)):
+            for done in run_bounded(
+                pool, prepared.tasks, options.sst_concurrency, str(workdir), events=events
+            ):
                 _add(result, done)
+                events.emit_all(task_events(done, recorded=options.use_checkpoint))
     except BrParquetError:
         raise
     except Exception as e:  # native decode errors and the like
@@ -157,6 +201,7 @@ def export(
         result.manifest = write_manifest(
             prepared.output, location, prepared.meta, prepared.plan.tasks, result.objects, prefix
         )
+        events.emit(ManifestWritten(result.manifest, len(result.objects)))
     result.seconds = time.monotonic() - started
     return result
 
@@ -167,12 +212,16 @@ def run_bounded(
     limit: int,
     workdir: str | None = None,
     run: Callable[[ExportTask, str | None], TaskResult] | None = None,
+    events: EventStream | None = None,
 ) -> Iterator[TaskResult]:
     """Runs `tasks` on `executor` with at most `limit` in flight; yields each result as
     its task finishes. On an error the tasks in flight finish, no new one starts, and
-    the error is raised. `run` defaults to `run_task` (looked up at call time)."""
+    the error is raised. `run` defaults to `run_task` (looked up at call time);
+    `events` gets `DownloadStarted` as each task starts and `TaskFailed` if one fails."""
     runner = run or run_task
+    events = events or EventStream()
     pending: set[Future[TaskResult]] = set()
+    names: dict[Future[TaskResult], str] = {}
     queue = iter(tasks)
     try:
         while True:
@@ -180,16 +229,44 @@ def run_bounded(
                 task = next(queue, None)
                 if task is None:
                     break
-                pending.add(executor.submit(runner, task, workdir))
+                future = executor.submit(runner, task, workdir)
+                names[future] = task.name
+                pending.add(future)
+                events.emit(DownloadStarted(task.name, task.sst.size))
             if not pending:
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
+                error = fut.exception()
+                if error is not None:
+                    events.emit(TaskFailed(names[fut], error))
+                    raise error
                 yield fut.result()
     finally:
         for fut in pending:
             fut.cancel()
         wait(pending)
+
+
+def task_events(done: TaskResult, *, recorded: bool) -> list[Event]:
+    """The stage events of a finished task, from its result and its own stage timings."""
+    stages = done.stage_seconds
+    rows = sum(o.rows for o in done.objects)
+    output_bytes = sum(o.size for o in done.objects)
+    out: list[Event] = [
+        DownloadFinished(done.sst, done.input_bytes, stages.get("download", 0.0)),
+        DecodeFinished(
+            done.sst,
+            done.stats.get("rows", rows),
+            done.stats,
+            stages.get("decode", 0.0) + stages.get("write", 0.0),
+        ),
+        UploadFinished(done.sst, done.objects, output_bytes, stages.get("upload", 0.0)),
+    ]
+    if recorded:
+        out.append(EntryWritten(done.sst, max(1, len(done.objects)), stages.get("checkpoint", 0.0)))
+    out.append(TaskCompleted(done.sst, rows, output_bytes))
+    return out
 
 
 def _add(result: ExportResult, done: TaskResult) -> None:
