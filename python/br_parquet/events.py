@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from .result import ExportResult
 from .written import WrittenObject
 
 log = logging.getLogger("br_parquet.events")
@@ -25,6 +26,8 @@ class Planned:
     tasks: int
     input_bytes: int
     skipped_files: int
+    task_tables: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """SST task → the `db.table` names whose rows it may hold."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,15 @@ class ManifestWritten:
     files: int
 
 
+@dataclass(frozen=True)
+class RunFinished:
+    """The last event of every run: `result` on success, `error` on failure."""
+
+    result: ExportResult | None
+    error: BaseException | None
+    seconds: float
+
+
 Event = (
     Planned
     | CheckpointLoaded
@@ -121,6 +133,7 @@ Event = (
     | TaskCompleted
     | TaskFailed
     | ManifestWritten
+    | RunFinished
 )
 Listener = Callable[[Event], None]
 

@@ -34,6 +34,7 @@ from .events import (
     Listener,
     ManifestWritten,
     Planned,
+    RunFinished,
     SkippedFromCheckpoint,
     TaskCompleted,
     TaskFailed,
@@ -92,7 +93,15 @@ def prepare(
     _check_names(targets, plan)
     result = ExportResult(tables=targets, tasks=len(plan.tasks), skipped_files=plan.skipped_files)
     events.emit(
-        Planned(len(targets), len(plan.tasks), sum(t.size for t in plan.tasks), plan.skipped_files)
+        Planned(
+            tables=len(targets),
+            tasks=len(plan.tasks),
+            input_bytes=sum(t.size for t in plan.tasks),
+            skipped_files=plan.skipped_files,
+            task_tables={
+                t.name: tuple(targets[i].qualified_name for i in t.tables) for t in plan.tasks
+            },
+        )
     )
     checkpoint = (
         _open_checkpoint(options, rules, meta, input_storage, output_storage)
@@ -165,9 +174,28 @@ def export(
     """Runs one export; raises `BrParquetError` subclasses on failure. `meta` is the
     backup's metadata when the caller has already loaded it; `executor` runs the tasks
     (default: a thread pool of `sst_concurrency` threads; tasks pickle, so a process
-    pool works too). `listeners` receive the run's events (see `events`)."""
+    pool works too). `listeners` receive the run's events (see `events`), the last one
+    `RunFinished`, on success and on failure."""
     started = time.monotonic()
     events = EventStream(list(listeners))
+    try:
+        result = _export(input, output, options, meta, executor, events)
+    except BaseException as e:
+        events.emit(RunFinished(None, e, time.monotonic() - started))
+        raise
+    result.seconds = time.monotonic() - started
+    events.emit(RunFinished(result, None, result.seconds))
+    return result
+
+
+def _export(
+    input: brpb.StorageBackend,
+    output: brpb.StorageBackend,
+    options: ExportOptions,
+    meta: BackupMeta | None,
+    executor: Executor | None,
+    events: EventStream,
+) -> ExportResult:
     prepared = prepare(input, output, options, meta=meta, events=events)
     result = prepared.result
     _remove_stale_workdirs()
@@ -202,7 +230,6 @@ def export(
             prepared.output, location, prepared.meta, prepared.plan.tasks, result.objects, prefix
         )
         events.emit(ManifestWritten(result.manifest, len(result.objects)))
-    result.seconds = time.monotonic() - started
     return result
 
 

@@ -75,6 +75,7 @@ _OUTPUT = "output"
 _SELECTION = "selection"
 _EXECUTION = "execution"
 _MANIFEST = "Iceberg JSON manifest"
+_OBSERVE = "observability"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +181,52 @@ class ExportOptions:
     iceberg_manifest_prefix: str = field(
         default="manifest",
         metadata=_flag("file name prefix of the manifest", _MANIFEST, metavar="PREFIX"),
+    )
+    metrics_addr: str | None = field(
+        default=None,
+        metadata=_flag(
+            "serve Prometheus metrics at http://[HOST:]PORT/metrics while the run lasts "
+            "(a bare port binds 127.0.0.1)",
+            _OBSERVE,
+            metavar="[HOST:]PORT",
+        ),
+    )
+    metrics_file: str | None = field(
+        default=None,
+        metadata=_flag(
+            "write the metrics in the node-exporter textfile format to PATH, atomically, "
+            "every few seconds and at the end",
+            _OBSERVE,
+            metavar="PATH",
+        ),
+    )
+    metrics_pushgateway: str | None = field(
+        default=None,
+        metadata=_flag(
+            "push the metrics to this Prometheus Pushgateway at the end (on failure too)",
+            _OBSERVE,
+            metavar="URL",
+        ),
+    )
+    metrics_job: str = field(
+        default="br_parquet_export",
+        metadata=_flag("the Pushgateway job name", _OBSERVE, metavar="NAME"),
+    )
+    summary_json: str | None = field(
+        default=None,
+        metadata=_flag(
+            "write the end-of-run summary (with the error on failure) as JSON to PATH",
+            _OBSERVE,
+            metavar="PATH",
+        ),
+    )
+    dry_run: bool = field(
+        default=False,
+        metadata=_flag(
+            "plan and load the checkpoint, print what would be done, write nothing",
+            _EXECUTION,
+            kind="switch",
+        ),
     )
     crypter: Cipher | None = None
     """The backup's `--crypter.*` method and key; None for a plaintext backup."""

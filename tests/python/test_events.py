@@ -21,6 +21,7 @@ from br_parquet.events import (
     Event,
     ManifestWritten,
     Planned,
+    RunFinished,
     SkippedFromCheckpoint,
     TaskCompleted,
     TaskFailed,
@@ -74,9 +75,12 @@ def test_every_stage_of_every_task(tmp_path: Path) -> None:
     assert isinstance(planned, Planned)
     assert (planned.tables, planned.tasks) == (1, 3) and planned.input_bytes > 0
     assert isinstance(events[1], CheckpointLoaded) and events[1].fresh
-    per_task = events[2:-1]
+    per_task = events[2:-2]
     assert [type(e) for e in per_task] == TASK_STAGES * 3
-    assert isinstance(events[-1], ManifestWritten) and events[-1].files == 3
+    assert isinstance(events[-2], ManifestWritten) and events[-2].files == 3
+    finished = events[-1]
+    assert isinstance(finished, RunFinished) and finished.result is result
+    assert finished.error is None and finished.seconds == result.seconds
     done = [e for e in events if isinstance(e, TaskCompleted)]
     assert sum(e.rows for e in done) == result.rows_written == 60
     assert sum(e.output_bytes for e in done) == result.bytes_written
@@ -90,7 +94,7 @@ def test_every_stage_of_every_task(tmp_path: Path) -> None:
     assert isinstance(loaded, CheckpointLoaded) and not loaded.fresh
     assert (loaded.reused_tasks, loaded.reused_objects, loaded.reused_rows) == (3, 3, 60)
     assert loaded.reused_bytes == result.bytes_written
-    assert [type(e) for e in again[2:]] == [SkippedFromCheckpoint] * 3
+    assert [type(e) for e in again[2:]] == [SkippedFromCheckpoint] * 3 + [RunFinished]
     assert rerun.objects_reused == 3
 
 
@@ -126,6 +130,9 @@ def test_a_failed_task_is_an_event(tmp_path: Path) -> None:
     [failed] = [e for e in events if isinstance(e, TaskFailed)]
     assert failed.sst == victim.relative_to(root).as_posix()
     assert "sha256 mismatch" in str(failed.error)
+    last = events[-1]
+    assert isinstance(last, RunFinished) and last.result is None
+    assert isinstance(last.error, BrParquetError)
 
 
 def test_a_failing_listener_does_not_fail_the_export(
