@@ -324,8 +324,10 @@ class Checkpoint:
         *,
         verify: Verify = "sha256",
         workers: int = DEFAULT_WORKERS,
+        read_only: bool = False,
     ) -> Checkpoint:
-        """Load the checkpoint under `prefix`, or start one by writing its `meta.json`.
+        """Load the checkpoint under `prefix`, or start one by writing its `meta.json`
+        (unless `read_only`, as for a dry run: then nothing is written).
 
         Raises `CheckpointMismatchError` when it was written for another backup or other
         settings, `CheckpointError` when `meta.json` is unreadable; both before anything
@@ -335,14 +337,14 @@ class Checkpoint:
         if verify not in VERIFY_MODES:
             raise ValueError(f"verify must be one of {VERIFY_MODES}, got {verify!r}")
         checkpoint = cls(storage, prefix, config)
-        checkpoint._load(backup, verify, max(1, workers))
+        checkpoint._load(backup, verify, max(1, workers), read_only)
         return checkpoint
 
-    def _load(self, backup: BackupIdentity, verify: Verify, workers: int) -> None:
+    def _load(self, backup: BackupIdentity, verify: Verify, workers: int, read_only: bool) -> None:
         try:
             raw = self.storage.get_bytes(self.meta_name)
         except ObjectNotFoundError:
-            self._start(backup)
+            self._start(backup, write=not read_only)
             return
         self._check_meta(raw)
         self.status.fresh = False
@@ -363,7 +365,7 @@ class Checkpoint:
             len(status.redo_objects),
         )
 
-    def _start(self, backup: BackupIdentity) -> None:
+    def _start(self, backup: BackupIdentity, *, write: bool) -> None:
         leftovers = [o for o in self.storage.list(self.entries_prefix) if _is_entry(o.name)]
         if leftovers:
             raise CheckpointError(
@@ -374,6 +376,8 @@ class Checkpoint:
                 "--output-prefix, or pass --use-checkpoint=false",
                 directory=self.url,
             )
+        if not write:
+            return
         created_at = utc_now()
         document: dict[str, Any] = {
             "format": FORMAT_NAME,

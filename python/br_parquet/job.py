@@ -41,11 +41,11 @@ from .events import (
     UploadFinished,
 )
 from .iceberg_manifest import ManifestLocation, write_manifest
-from .naming import normalize_prefix, sst_stem, table_folders
+from .naming import normalize_prefix, parquet_object_name, sst_stem, table_folders
 from .options import ExportOptions
 from .plan import Plan, SstTask, plan_tasks
 from .proto import brpb_pb2 as brpb
-from .result import ExportResult
+from .result import ExportResult, PlannedTask
 from .storage import Storage
 from .table_filter import TableFilter
 from .tables import DEFAULT_FILTER, Table, select_tables
@@ -111,9 +111,10 @@ def prepare(
     # A killed local upload leaves its staging file behind; no upload of this prefix is
     # in flight now (one export per prefix at a time).
     prefix = normalize_prefix(options.output_prefix)
-    removed = output_storage.discard_partial_uploads(prefix + "/" if prefix else "")
-    if removed:
-        log.info("removed %d partial uploads left by an interrupted run", len(removed))
+    if not options.dry_run:
+        removed = output_storage.discard_partial_uploads(prefix + "/" if prefix else "")
+        if removed:
+            log.info("removed %d partial uploads left by an interrupted run", len(removed))
     pending = plan.tasks
     if checkpoint is not None:
         result.checkpoint = checkpoint.directory
@@ -159,6 +160,18 @@ def prepare(
         )
         for sst in pending
     ]
+    result.to_do = [
+        PlannedTask(
+            sst=t.name,
+            input_bytes=t.sst.size,
+            objects=tuple(
+                parquet_object_name(options.output_prefix, table.db, table.name, t.name)
+                for table in t.tables
+            ),
+        )
+        for t in tasks
+    ]
+    result.dry_run = options.dry_run
     return PreparedExport(options, meta, output_storage, plan, tasks, result)
 
 
@@ -198,6 +211,8 @@ def _export(
 ) -> ExportResult:
     prepared = prepare(input, output, options, meta=meta, events=events)
     result = prepared.result
+    if options.dry_run:
+        return result
     _remove_stale_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))
     try:
@@ -359,6 +374,7 @@ def _open_checkpoint(
         BackupIdentity.of(meta, input_storage.location),
         verify=options.checkpoint_verify,
         workers=max(8, options.sst_concurrency),
+        read_only=options.dry_run,
     )
 
 

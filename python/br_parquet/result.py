@@ -22,6 +22,17 @@ class TableResult:
     bytes: int
 
 
+@dataclass(frozen=True)
+class PlannedTask:
+    """An SST task this run does (or, in a dry run, would do)."""
+
+    sst: str
+    input_bytes: int
+    """Bytes of its SSTs to download."""
+    objects: tuple[str, ...]
+    """The objects it writes, one per selected table with rows in the SST (at most these)."""
+
+
 @dataclass
 class ExportResult:
     """The outcome of an export: every object of the output (written now or reused from
@@ -45,6 +56,10 @@ class ExportResult:
     """The checkpoint directory used, None with `use_checkpoint=False`."""
     manifest: str | None = None
     """The Iceberg JSON manifest written, if one was asked for."""
+    to_do: list[PlannedTask] = field(default_factory=list)
+    """The SST tasks left after the checkpoint, which this run did (or would do)."""
+    dry_run: bool = False
+    """Nothing was written: `to_do` is what a run would do."""
 
     @property
     def rows_written(self) -> int:
