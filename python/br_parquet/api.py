@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeAlias
@@ -18,6 +20,8 @@ from . import job
 from .backupmeta import BackupMeta, load_backupmeta, tso_time
 from .cache import DEFAULT_CACHE_BYTES, CacheStats, SstCache
 from .crypto import Cipher, method_name
+from .events import Listener
+from .metrics import ExportMetrics
 from .options import (
     DEFAULT_ROW_GROUP_SIZE,
     ExportOptions,
@@ -29,8 +33,10 @@ from .plan import overlaps_handles, plan_tasks
 from .proto import brpb_pb2 as brpb
 from .result import ExportResult
 from .scan import ScanRequest, scan_reader
+from .secrets import Redactor, backend_secrets, cipher_secrets
 from .storage import Storage
 from .storage_url import describe_backend, parse_location
+from .summary import RunSummary
 from .table_filter import TableFilter
 from .tables import DEFAULT_FILTER, Table, backup_tables, find_table
 
@@ -216,7 +222,7 @@ class Backup:
         """
         if options.crypter is None and self.crypter is not None:
             options = replace(options, crypter=self.crypter)
-        return job.export(self.backend, parse_location(output), options, meta=self.meta)
+        return _observed(self.backend, parse_location(output), options, (), meta=self.meta)
 
     export = with_options(_export)(ExportOptions)
 
@@ -278,15 +284,57 @@ def open_backup(
     )
 
 
-def run_export(input: Location, output: Location, options: ExportOptions) -> ExportResult:
-    """Exports the BR backup at `input` into Parquet files under `output`.
+def run_export(
+    input: Location,
+    output: Location,
+    options: ExportOptions,
+    *,
+    listeners: Sequence[Listener] = (),
+) -> ExportResult:
+    """Exports the BR backup at `input` into Parquet files under `output`. `listeners`
+    receive the run's events; the metrics and the summary JSON the options ask for are
+    served and written here (on failure too).
 
     >>> run_export(backup_dir, out_dir, ExportOptions(type_mapping="typed")).files_written
     3
     """
-    return job.export(parse_location(input), parse_location(output), options)
+    source, target = parse_location(input), parse_location(output)
+    return _observed(source, target, options, listeners, meta=None)
 
 
-export = with_options(run_export)(ExportOptions)
+def _observed(
+    source: brpb.StorageBackend,
+    target: brpb.StorageBackend,
+    options: ExportOptions,
+    listeners: Sequence[Listener],
+    *,
+    meta: BackupMeta | None,
+) -> ExportResult:
+    """`job.export` with the observers that the options ask for around it."""
+    observers = list(listeners)
+    with ExitStack() as stack:
+        metrics = ExportMetrics.from_options(options)
+        if metrics is not None:
+            stack.enter_context(metrics)  # a port that cannot be bound stops the run here
+            observers.append(metrics)
+        if options.summary_json:
+            summary = next((o for o in observers if isinstance(o, RunSummary)), None)
+            if summary is None:
+                summary = RunSummary(redact=run_redactor(source, target, options))
+                observers.append(summary)
+            stack.callback(summary.write_json, options.summary_json)
+        return job.export(source, target, options, meta=meta, listeners=observers)
+
+
+def run_redactor(
+    source: brpb.StorageBackend, target: brpb.StorageBackend, options: ExportOptions
+) -> Redactor:
+    """Masks every secret of a run: the storages' credentials and the crypter key."""
+    return Redactor(
+        backend_secrets(source) | backend_secrets(target) | cipher_secrets(options.crypter)
+    )
+
+
+export = with_options(run_export, name="export")(ExportOptions)
 """`br_parquet.export(input, output, **settings)`: `run_export` with the settings of
 `ExportOptions` (the command line's flags) as keyword arguments."""

@@ -99,6 +99,17 @@ class SchemaEntry:
 
 
 @dataclass(frozen=True)
+class ChildMetaFile:
+    """A v2 child meta file the loader read: the index it hangs under, its name and size."""
+
+    index: str
+    """The `BackupMeta` field: `file_index`, `schema_index`, `ddl_indexes` or
+    `raw_range_index`."""
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
 class BackupMeta:
     """The metadata of one snapshot backup, with the v1 lists and v2 indexes merged.
 
@@ -119,6 +130,8 @@ class BackupMeta:
     data_files: list[brpb.File] = field(hash=False)
     schemas: list[SchemaEntry] = field(hash=False)
     ddls: list[Any] = field(hash=False)
+    meta_files: tuple[ChildMetaFile, ...] = ()
+    """The v2 child meta files read, in reading order; empty for v1."""
 
     @property
     def is_incremental(self) -> bool:
@@ -182,6 +195,7 @@ def load_backupmeta(storage: ObjectReader, *, cipher: Cipher | None = None) -> B
         data_files=data_files,
         schemas=schemas,
         ddls=ddls,
+        meta_files=tuple(walker.read),
     )
 
 
@@ -328,6 +342,7 @@ class _MetaWalker:
     def __init__(self, storage: ObjectReader, cipher: Cipher | None) -> None:
         self._storage = storage
         self._cipher = cipher
+        self.read: list[ChildMetaFile] = []
 
     def leaves(self, meta: brpb.BackupMeta, index_field: str) -> Iterator[brpb.MetaFile]:
         for leaf, _ in self.leaves_with_source(meta, index_field):
@@ -340,10 +355,15 @@ class _MetaWalker:
         if not meta.HasField(index_field):
             return
         index: brpb.MetaFile = getattr(meta, index_field)
-        yield from self._walk(index, BACKUPMETA_NAME, 0, ())
+        yield from self._walk(index, BACKUPMETA_NAME, 0, (), index_field)
 
     def _walk(
-        self, node: brpb.MetaFile, source: str, depth: int, ancestors: tuple[str, ...]
+        self,
+        node: brpb.MetaFile,
+        source: str,
+        depth: int,
+        ancestors: tuple[str, ...],
+        index_field: str,
     ) -> Iterator[tuple[brpb.MetaFile, str]]:
         if not node.meta_files:
             yield node, source
@@ -356,7 +376,10 @@ class _MetaWalker:
             if pointer.name in ancestors:
                 raise BackupMetaError(pointer.name, "is referenced from inside itself (a cycle)")
             child = self._read_child(pointer, source)
-            yield from self._walk(child, pointer.name, depth + 1, (*ancestors, pointer.name))
+            self.read.append(ChildMetaFile(index_field, pointer.name, pointer.size))
+            yield from self._walk(
+                child, pointer.name, depth + 1, (*ancestors, pointer.name), index_field
+            )
 
     def _read_child(self, pointer: brpb.File, parent: str) -> brpb.MetaFile:
         name = pointer.name

@@ -1,24 +1,37 @@
-"""`br-parquet-export`: the command line of the export. It parses flags (derived from
-`ExportOptions`), calls `br_parquet.export`, and prints the result."""
+"""The command lines. `br-parquet-export` (`main`) is the export: it parses flags (derived
+from `ExportOptions`), calls `br_parquet.export`, and prints the result. `br-parquet`
+(`br_parquet_main`) has subcommands: `export` (the same flags) and `inspect` (what a
+backup holds, see `inspection`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .api import run_export
-from .crypto import cipher_from_options
-from .errors import BrParquetError
+from rich.console import Console
+
+from . import runlog
+from .api import open_backup, run_export, run_redactor
+from .crypto import Cipher, cipher_from_options
+from .errors import BrParquetError, EncryptedMetaError
+from .events import Listener
 from .gobool import ACCEPTED, parse_go_bool
+from .inspection import encrypted_json, encrypted_text, inspect_backup, render_text
 from .options import ExportOptions, Flag, flag_fields
+from .progress import ProgressBar
 from .proto import brpb_pb2 as brpb
 from .result import ExportResult
-from .storage_url import decode_storage_base64, parse_storage_url
+from .runlog import LOG_FORMATS, LOG_LEVELS, StageLog
+from .storage_url import decode_storage_base64, describe_backend, parse_storage_url
+from .summary import RunSummary
+from .table_filter import TableFilter
+from .tables import DEFAULT_FILTER
 
-_LOG_LEVELS = ("debug", "info", "warning", "error")
+_TABLE_WIDTH = 100
 
 
 def _argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -61,9 +74,9 @@ def _add_setting(group: argparse._ArgumentGroup, name: str, flag: Flag, default:
         group.add_argument(option, type=kind, choices=choices, default=default, **common)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "br-parquet-export") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="br-parquet-export",
+        prog=prog,
         description="Export a TiDB BR backup (backupmeta + SSTs) into Parquet files.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -92,8 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
         if flag.group not in groups:
             groups[flag.group] = p.add_argument_group(flag.group)
         _add_setting(groups[flag.group], name, flag, default)
-    groups["execution"].add_argument(
-        "--log-level", default="info", choices=list(_LOG_LEVELS), help="log verbosity"
+    observe = groups["observability"]
+    observe.add_argument(
+        "--log-level", default="info", choices=list(LOG_LEVELS), help="log verbosity"
+    )
+    observe.add_argument(
+        "--log-format",
+        default="text",
+        choices=list(LOG_FORMATS),
+        help="text: human-readable lines; json: one JSON object per line, and nothing else "
+        "on stderr",
+    )
+    observe.add_argument("--log-file", metavar="PATH", help="write the log to PATH, not stderr")
+    observe.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (it shows only when stderr is a terminal and logs are text)",
     )
     enc = p.add_argument_group("encrypted backups (BR --crypter.*)")
     enc.add_argument(
@@ -167,21 +194,175 @@ def print_summary(result: ExportResult) -> None:
         print(f"  iceberg manifest: {result.manifest}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+def print_plan(result: ExportResult) -> None:
+    """What a dry run found: the work left, and what the checkpoint already holds."""
+    to_download = sum(t.input_bytes for t in result.to_do)
+    objects = [path for t in result.to_do for path in t.objects]
+    print(
+        f"dry run: nothing was written. {len(result.tables)} tables, {result.tasks} SST tasks "
+        f"({result.skipped_files} data files outside the selection)"
     )
+    print(f"  to do: {len(result.to_do)} SST tasks, {to_download} bytes to download")
+    print(f"  reused from the checkpoint: {result.objects_reused} objects")
+    for table in result.tables:
+        print(f"  table {table.qualified_name} (id {table.table_id})")
+    for task in result.to_do:
+        print(f"  download {task.sst} ({task.input_bytes} bytes)")
+        for path in task.objects:
+            print(f"    write {path}")
+    if not objects and result.tasks:
+        print("  nothing to do: every SST task is finished")
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "br-parquet-export") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    source = _backend(args.input_storage_base64, args.input, "input", parser)
+    target = _backend(args.output_storage_base64, args.output, "output", parser)
+    options = options_from_args(args, parser)
+    redact = run_redactor(source, target, options)
+    handler = runlog.configure(
+        level=args.log_level, fmt=args.log_format, file=args.log_file, redact=redact
+    )
+    summary = RunSummary(redact=redact)
+    listeners: list[Listener] = [StageLog(), summary]
+    bar = None
+    if not args.log_file and ProgressBar.enabled(
+        sys.stderr, no_progress=args.no_progress, log_format=args.log_format
+    ):
+        # Log lines print above the bar instead of through it.
+        bar = ProgressBar()
+        handler = runlog.configure(
+            level=args.log_level, fmt=args.log_format, redact=redact, handler=bar.handler()
+        )
+        listeners.append(bar)
     try:
-        source = _backend(args.input_storage_base64, args.input, "input", parser)
-        target = _backend(args.output_storage_base64, args.output, "output", parser)
-        result = run_export(source, target, options_from_args(args, parser))
-    except BrParquetError as e:
-        print(f"br-parquet-export: error: {e}", file=sys.stderr)
+        result = run_export(source, target, options, listeners=listeners)
+    except (BrParquetError, OSError) as e:
+        message = redact(str(e))
+        if args.log_format == "json":
+            logging.getLogger("br_parquet.run").error(f"{prog}: error: {message}")
+        else:
+            print(f"{prog}: error: {message}", file=sys.stderr)
+        _render(summary)
         return 1
+    finally:
+        if bar is not None:
+            bar.stop()
+        handler.flush()
+    if result.dry_run:
+        print_plan(result)
+        return 0
     print_summary(result)
+    _render(summary)
     return 0
+
+
+def _render(summary: RunSummary) -> None:
+    """The delta table of the run, on stdout (stderr carries the logs)."""
+    summary.render(Console(file=sys.stdout, width=_TABLE_WIDTH))
+
+
+# --- br-parquet: subcommands ----------------------------------------------------------------
+
+_INSPECT_PROG = "br-parquet inspect"
+
+
+def build_inspect_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=_INSPECT_PROG,
+        description="Show what a TiDB BR backup holds (versions, meta files, encryption, and "
+        "per table its IDs, SSTs, checksums and column types), from its metadata only.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", metavar="URL", help="the BR backup as a storage URL or local path")
+    src.add_argument(
+        "--input-storage-base64",
+        metavar="B64",
+        help="base64 of the serialized StorageBackend of the BR backup",
+    )
+    p.add_argument(
+        "--filter",
+        dest="filters",
+        metavar="RULE",
+        action="append",
+        default=[],
+        help="BR table-filter rule (repeatable; `!` excludes, `@file` reads rules from a "
+        "file); default: every table but the system schemas",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    enc = p.add_argument_group("encrypted backups (BR --crypter.*)")
+    enc.add_argument(
+        "--crypter.method",
+        dest="crypter_method",
+        default="plaintext",
+        help="plaintext | aes128-ctr | aes192-ctr | aes256-ctr",
+    )
+    enc.add_argument("--crypter.key", dest="crypter_key", metavar="HEX", help="hex key")
+    enc.add_argument(
+        "--crypter.key-file", dest="crypter_key_file", metavar="PATH", help="file holding the key"
+    )
+    return p
+
+
+def inspect_main(argv: Sequence[str] | None = None) -> int:
+    """`br-parquet inspect`: 0 with the report on stdout; 1 on an error (and for an
+    encrypted backup without `--crypter.*`, after saying so); 2 on a usage error."""
+    args = build_inspect_parser().parse_args(argv)
+    backend: brpb.StorageBackend | None = None
+    crypter: Cipher | None = None
+    try:
+        rules = TableFilter.parse(args.filters or DEFAULT_FILTER)  # syntax errors first
+        crypter = cipher_from_options(
+            args.crypter_method, key=args.crypter_key, key_file=args.crypter_key_file
+        )
+        if args.input_storage_base64:
+            backend = decode_storage_base64(args.input_storage_base64)
+        else:
+            backend = parse_storage_url(args.input)
+        with open_backup(backend, crypter=crypter) as backup:
+            report = inspect_backup(backup, rules.sources)
+    except EncryptedMetaError as e:
+        if crypter is None and backend is not None:
+            # Operators expect what is known (encrypted, which flags) rather than only an error.
+            location = describe_backend(backend)
+            if args.json:
+                print(json.dumps(encrypted_json(location, str(e)), indent=2))
+            else:
+                print(encrypted_text(location), end="")
+        print(f"{_INSPECT_PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except BrParquetError as e:
+        print(f"{_INSPECT_PROG}: error: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_text(report), end="")
+    return 0
+
+
+_COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
+    "export": (lambda argv: main(argv, prog="br-parquet export"), "export a backup into Parquet"),
+    "inspect": (inspect_main, "show what a backup holds"),
+}
+
+
+def br_parquet_main(argv: Sequence[str] | None = None) -> int:
+    """`br-parquet COMMAND ...`: each command parses its own flags."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    usage = "usage: br-parquet {export,inspect} ...\n\n" + "".join(
+        f"  {name:<9} {about}\n" for name, (_, about) in _COMMANDS.items()
+    )
+    if args and args[0] in ("-h", "--help"):
+        print(usage, end="")
+        return 0
+    if not args or args[0] not in _COMMANDS:
+        given = f"unknown command {args[0]!r}" if args else "a command is required"
+        print(f"{usage}br-parquet: error: {given}", file=sys.stderr)
+        return 2
+    command, _ = _COMMANDS[args[0]]
+    return command(args[1:])
 
 
 if __name__ == "__main__":

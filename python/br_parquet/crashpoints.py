@@ -16,6 +16,13 @@ power for everything but the storage) at the n-th (1-based) `<event>` of the run
 
 Events: `before-upload`, `after-upload`, `before-entry`, `after-entry`. Without the
 variable (always, outside tests) `crash_point` returns at once.
+
+A second hook slows a run down, so that a test can watch it (scrape its metrics, read its
+progress) while it lasts: each SST task calls `task_delay()` when it starts, which, with
+
+    BR_PARQUET_TEST_TASK_DELAY_MS=<ms>
+
+set, sleeps that many milliseconds; without the variable it returns at once.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 ENV = "BR_PARQUET_TEST_KILL"
+DELAY_ENV = "BR_PARQUET_TEST_TASK_DELAY_MS"
 EVENTS = ("before-upload", "after-upload", "before-entry", "after-entry")
 
 
@@ -69,3 +78,24 @@ def crash_point(event: str) -> None:
     """Kill the process here if the test plan in `BR_PARQUET_TEST_KILL` says so."""
     if _plan is not None:
         _plan.reached(event)
+
+
+def _delay_seconds(spec: str | None) -> float:
+    if not spec:
+        return 0.0
+    try:
+        ms = int(spec)
+    except ValueError:
+        raise ValueError(f"{DELAY_ENV}={spec!r}: expected milliseconds, an integer") from None
+    if ms < 0:
+        raise ValueError(f"{DELAY_ENV}={spec!r}: expected milliseconds, at least 0")
+    return ms / 1000
+
+
+_task_delay = _delay_seconds(os.environ.get(DELAY_ENV))
+
+
+def task_delay() -> None:
+    """Sleep as long as `BR_PARQUET_TEST_TASK_DELAY_MS` says (not at all without it)."""
+    if _task_delay:
+        time.sleep(_task_delay)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from .api import open_backup
+from .cli import inspect_main
 from .cli import main as cli_main
 from .testing import write_backup
 from .testing.smoke import smoke_backup
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         folders = ["group_a", "group_b", "all_types"] if mapping == "compat" else ["all_types"]
         for folder in folders:
             show(output, f"parquet/parquet_smoke/{folder}")
+    print(f"\n$ br-parquet inspect --input local://{backup} --filter 'parquet_smoke.group_*'")
+    status = inspect_main(["--input", f"local://{backup}", "--filter", "parquet_smoke.group_*"])
+    if status != 0:
+        return status
     query(backup)
     return 0
 

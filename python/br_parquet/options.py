@@ -311,7 +311,7 @@ _Head2 = TypeVar("_Head2")
 
 
 def with_options(
-    run: Callable[[_Head, _Head2, ExportOptions], _R],
+    run: Callable[[_Head, _Head2, ExportOptions], _R], *, name: str | None = None
 ) -> Callable[[Callable[_P, ExportOptions]], Callable[Concatenate[_Head, _Head2, _P], _R]]:
     """Turns `run(a, b, options)` into `f(a, b, **settings)` whose keyword arguments are
     exactly `ExportOptions`' fields: typed for mypy, shown by `help()`, with their
@@ -322,7 +322,7 @@ def with_options(
         def call(head: _Head, head2: _Head2, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
             return run(head, head2, options(*args, **kwargs))
 
-        call.__name__ = run.__name__.lstrip("_")
+        call.__name__ = name or run.__name__.lstrip("_")
         call.__qualname__ = run.__qualname__.replace(run.__name__, call.__name__)
         own = list(inspect.signature(run).parameters.values())[:2]
         settings = list(inspect.signature(options).parameters.values())

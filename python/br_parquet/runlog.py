@@ -158,10 +158,12 @@ class StageLog:
                         seconds=event.seconds,
                     )
                 else:
+                    # The error itself is reported once, by the caller.
                     self._emit(
-                        logging.ERROR,
-                        f"export failed: {event.error}",
+                        logging.INFO,
+                        "export failed",
                         "finish",
+                        error_type=type(event.error).__name__,
                         seconds=event.seconds,
                     )
 
@@ -200,7 +202,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        document.update(getattr(record, "fields", None) or {})
+        # Lines of other parts (the checkpoint loader, say) are tagged with that part.
+        document.update(getattr(record, "fields", None) or {"stage": record.name.split(".")[-1]})
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         return json.dumps(document, default=str, ensure_ascii=False)

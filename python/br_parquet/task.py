@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ._native import SstScan
 from .checkpoint import EntryWriter, utc_now
-from .crashpoints import crash_point
+from .crashpoints import crash_point, task_delay
 from .fetch import LocalSst, fetch_sst
 from .naming import parquet_object_name
 from .options import ExportOptions
@@ -108,6 +108,7 @@ def run_task(task: ExportTask, workdir: str | None = None) -> TaskResult:
 
 
 def _run(task: ExportTask, tmp: Path) -> TaskResult:
+    task_delay()
     clock = _Clock()
     source = storage_for(task.input)
     started = time.monotonic()
