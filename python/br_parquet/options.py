@@ -133,7 +133,7 @@ class ExportOptions:
     sst_concurrency: int = field(
         default_factory=default_concurrency,
         metadata=_flag(
-            "SST files exported concurrently (default: CPU count)",
+            "SST files exported concurrently (default: the CPU count, here %(default)s)",
             _EXECUTION,
             parse=parse_positive,
         ),

@@ -76,3 +76,13 @@ def test_readme_api_section_runs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "decimal(10,2)" in out
     assert "[(1, 'hello', Decimal('1234.56')), (2, None, None)]" in out
     assert "'parquet_smoke.group_a': 2" in out
+
+
+def test_readme_documents_every_flag() -> None:
+    from br_parquet.cli import build_inspect_parser, build_parser
+
+    text = README.read_text()
+    for parser in (build_parser(), build_inspect_parser()):
+        for action in parser._actions:
+            for flag in action.option_strings:
+                assert flag in text, f"{flag} is not in the README"

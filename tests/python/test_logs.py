@@ -116,3 +116,43 @@ def test_secrets_never_appear(
         for text in outputs:
             assert secret not in text
     assert "error" in captured.err
+
+
+def test_every_kind_of_credential_is_masked(tmp_path: Path) -> None:
+    from br_parquet.crypto import cipher_from_options
+    from br_parquet.secrets import Redactor, backend_secrets, cipher_secrets
+
+    pem = (
+        "-----BEGIN PRIVATE KEY-----",
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+        "-----END PRIVATE KEY-----",
+    )
+    private_key = "\n".join(pem) + "\n"
+    blob = json.dumps(
+        {"type": "service_account", "private_key": private_key, "client_email": "a@b"}
+    )
+    creds = tmp_path / "gcs.json"
+    creds.write_text(blob)
+    gcs = parse_storage_url(f"gcs://bucket/p?credentials-file={creds}")
+    azure = parse_storage_url("azure://c/p?account-name=acct&account-key=QUJDREVGR0hJSktMTU5PUA==")
+    s3 = parse_storage_url(
+        "s3://b/p?access-key=AKIAEXAMPLE&secret-access-key=wJalrXUtnFEMI%2FK7MDENG"
+    )
+    cipher = cipher_from_options("aes128-ctr", key="ab" * 16)
+    redact = Redactor(
+        backend_secrets(gcs) | backend_secrets(azure) | backend_secrets(s3) | cipher_secrets(cipher)
+    )
+    line = (
+        f"blob={blob} pem_line={pem[1]} email=a@b access=AKIAEXAMPLE "
+        "key=QUJDREVGR0hJSktMTU5PUA== escaped=QUJDREVGR0hJSktMTU5PUA%3D%3D "
+        f"s3=wJalrXUtnFEMI/K7MDENG url=wJalrXUtnFEMI%2FK7MDENG crypter={'ab' * 16}"
+    )
+    masked = redact(line)
+    for secret in (
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+        "QUJDREVGR0hJSktMTU5PUA",
+        "wJalrXUtnFEMI",
+        "ab" * 16,
+    ):
+        assert secret not in masked
+    assert "email=a@b" in masked and "AKIAEXAMPLE" in masked  # not secret, kept readable
