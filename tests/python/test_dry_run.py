@@ -87,3 +87,21 @@ def test_dry_run_leaves_partial_uploads_and_checkpoint_alone(tmp_path: Path) -> 
     assert planned.to_do == [] and planned.objects_reused == 3
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob("*") if p.is_file()}
     assert after == digest
+
+
+def test_cli_dry_run_prints_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from br_parquet.cli import main
+
+    root = backup(tmp_path / "b")
+    out = tmp_path / "out"
+    assert main(["--input", str(root), "--output", str(out), "--filter", "db.*", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert not out.exists()
+    assert printed.startswith("dry run: nothing was written. 1 tables, 3 SST tasks")
+    assert "to do: 3 SST tasks" in printed and "reused from the checkpoint: 0 objects" in printed
+    assert printed.count("\n    write parquet/db/t/") == 3
+    assert main(["--input", str(root), "--output", str(out), "--filter", "db.*"]) == 0
+    written = sorted(
+        str(p.relative_to(out)) for p in out.rglob("*.parquet") if "_checkpoint" not in str(p)
+    )
+    assert all(f"    write {path}\n" in printed for path in written) and len(written) == 3

@@ -344,3 +344,30 @@ def test_log_lines_print_above_the_bar() -> None:
     assert lines[1].startswith("succeeded ━")
     assert lines[2].startswith("SSTs 1/1 · ")
     assert "below the level" not in out.getvalue()
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> list[str]:
+    backup(tmp_path / "b")
+    return [sys.executable, "-m", "br_parquet", "export", "--input", str(tmp_path / "b")]
+
+
+def test_the_cli_shows_the_bar_on_a_terminal_only(cli: list[str], tmp_path: Path) -> None:
+    status, raw = run_in_pty([*cli, "--output", str(tmp_path / "tty")])
+    lines = screen_lines(raw)
+    assert status == 0, lines
+    assert any(line.startswith("succeeded ━") for line in lines), lines
+    assert any(line.startswith(f"SSTs {SSTS}/{SSTS} · ") for line in lines), lines
+    assert any("export succeeded" in line for line in lines)  # the delta table follows
+    piped = subprocess.run(
+        [*cli, "--output", str(tmp_path / "pipe")],
+        capture_output=True,
+        env=child_env(),
+        timeout=_TIMEOUT_SECONDS,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert b"SSTs" not in piped.stderr and b"\x1b[" not in piped.stderr
+    assert b" INFO converted sst=" in piped.stderr
+    status, raw = run_in_pty([*cli, "--output", str(tmp_path / "json"), "--log-format", "json"])
+    assert status == 0
+    assert "SSTs 5/5" not in stripped(raw) and '"stage": "convert"' in stripped(raw)
