@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,14 +101,59 @@ def s3_url(s3_endpoint: str, s3_bucket: str) -> str:
 
 # --- ../shared beside the checkout: real fixtures and codec vectors ------------------------
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED_FIXTURES = SHARED_DIR / "fixtures"
+
+
+def _on_ci() -> bool:
+    return os.environ.get("CI") == "true"
 
 
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
-    """`../shared/fixtures` beside the checkout; tests using it skip when it is absent."""
+    """`../shared/fixtures` beside the checkout. When it is absent, tests using it skip on
+    a local run (and the terminal summary counts them) and fail under CI (`CI=true`)."""
     if not SHARED_FIXTURES.is_dir():
-        pytest.skip(
+        message = (
             f"shared fixtures not found at {SHARED_FIXTURES}; CI places shared/ beside the checkout"
         )
+        if _on_ci():
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(message)
     return SHARED_FIXTURES
+
+
+def _skipped_for_missing_shared(report: pytest.TestReport) -> bool:
+    """Whether a skip names a path under ../shared: the fixture above and the tests that
+    check a ../shared path themselves (`pytest.skip(f"{path} not found")`, `skipif`)."""
+    longrepr = report.longrepr
+    # A skip's longrepr is (path, line, "Skipped: <reason>").
+    return report.skipped and isinstance(longrepr, tuple) and str(SHARED_DIR) in str(longrepr[-1])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if _on_ci() and _skipped_for_missing_shared(report):
+        assert isinstance(report.longrepr, tuple)
+        report.outcome = "failed"
+        report.longrepr = f"CI=true and ../shared is missing: {report.longrepr[-1]}"
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    count = sum(
+        1
+        for report in terminalreporter.stats.get("skipped", [])
+        if _skipped_for_missing_shared(report)
+    )
+    if count:
+        terminalreporter.write_sep(
+            "!",
+            f"{count} test(s) SKIPPED because ../shared is missing ({SHARED_DIR}); "
+            "they checked nothing. CI (CI=true) fails instead of skipping.",
+            red=True,
+            bold=True,
+        )

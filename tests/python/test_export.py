@@ -4,6 +4,7 @@ Parquet files read back with pyarrow."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -185,9 +186,11 @@ def test_no_matching_table_fails_listing_the_tables(
             "nope.*",
         ]
     )
-    assert status != 0
-    err = capsys.readouterr().err
-    assert "parquet_smoke.group_a" in err and "parquet_smoke.group_b" in err
+    assert status == 1
+    assert (
+        "br-parquet-export: error: no table matches filter ['nope.*']; tables in the backup: "
+        "parquet_smoke.group_a, parquet_smoke.group_b\n"
+    ) in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.parquet"))
 
 
@@ -195,13 +198,18 @@ def test_corrupted_sst_fails_naming_the_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     grouping_backup(tmp_path / "backup")
-    sst = next((tmp_path / "backup").rglob("*.sst"))
+    (sst,) = (tmp_path / "backup").rglob("*.sst")
+    expected = hashlib.sha256(sst.read_bytes()).hexdigest()
     data = bytearray(sst.read_bytes())
     data[len(data) // 3] ^= 0x01
     sst.write_bytes(bytes(data))
     status = cli_main(["--input", str(tmp_path / "backup"), "--output", str(tmp_path / "out")])
-    assert status != 0
-    assert sst.name in capsys.readouterr().err
+    assert status == 1
+    name = sst.relative_to(tmp_path / "backup").as_posix()
+    assert (
+        f"br-parquet-export: error: sha256 mismatch for object {name!r}: "
+        f"expected {expected}, got {hashlib.sha256(data).hexdigest()}\n"
+    ) in capsys.readouterr().err
     assert not list((tmp_path / "out").rglob("*.parquet")) if (tmp_path / "out").exists() else True
 
 
@@ -210,8 +218,12 @@ def test_missing_backupmeta_is_a_clear_error(
 ) -> None:
     (tmp_path / "empty").mkdir()
     status = cli_main(["--input", str(tmp_path / "empty"), "--output", str(tmp_path / "out")])
-    assert status != 0
-    assert "backupmeta" in capsys.readouterr().err
+    assert status == 1
+    assert (
+        f"br-parquet-export: error: backupmeta: not found in local://{tmp_path / 'empty'}; "
+        "expected the root of a finished BR snapshot backup (BR writes backupmeta last, so an "
+        "unfinished backup has none)\n"
+    ) in capsys.readouterr().err
 
 
 def test_help_documents_every_flag_with_its_default() -> None:

@@ -3,6 +3,7 @@ local → local and S3 → S3, plus the output settings and the manifest."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Callable
@@ -92,8 +93,10 @@ def test_row_group_size_one(place: Callable[[Callable[[Path], None]], Place]) ->
     assert run(p, "--filter", "parquet_smoke.all_types", "--row-group-size", "1") == 0
     (name,) = p.parquet()
     meta = pq.ParquetFile(io.BytesIO(p.output.get_bytes(name))).metadata
-    assert meta.num_row_groups == 3
-    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [1, 1, 1]
+    from test_data_model_all_types import ROWS
+
+    assert meta.num_row_groups == len(ROWS) == 4
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [1] * len(ROWS)
 
 
 def test_all_types_case(place: Callable[[Callable[[Path], None]], Place]) -> None:
@@ -248,8 +251,59 @@ def test_table_ids_select_by_physical_id(tmp_path: Path) -> None:
     assert f.parent.name == "group_b"
 
 
+# 2023-11-14T22:13:20.123Z as a TSO: physical milliseconds << 18 | a logical part.
+ICEBERG_BACKUP_MS = 1_700_000_000_123
+ICEBERG_BACKUP_TS = (ICEBERG_BACKUP_MS << 18) | 7
+SST_FACTS = (
+    "name",
+    "cf",
+    "start_key",
+    "end_key",
+    "size",
+    "sha256",
+    "crc64xor",
+    "total_kvs",
+    "total_bytes",
+)
+
+
+def _sst_facts(f: Any) -> dict[str, Any]:
+    """A backupmeta `File` as the manifest spells it: bytes as lower-case hex."""
+    return {
+        "name": f.name,
+        "cf": f.cf,
+        "start_key": f.start_key.hex(),
+        "end_key": f.end_key.hex(),
+        "size": f.size,
+        "sha256": f.sha256.hex(),
+        "crc64xor": f.crc64xor,
+        "total_kvs": f.total_kvs,
+        "total_bytes": f.total_bytes,
+    }
+
+
 def test_iceberg_manifest(tmp_path: Path) -> None:
-    write_groups(tmp_path / "b")
+    long_note = "n" * 400  # a default-CF value: the `notes` task has a default-CF file
+    info = write_backup(
+        tmp_path / "b",
+        BackupSpec(
+            [
+                DatabaseSpec(
+                    "parquet_smoke",
+                    [
+                        *groups(),
+                        table(
+                            "notes",
+                            [("id", "int primary key"), ("note", "text")],
+                            rows=[(1, long_note), (2, "short"), (3, long_note)],
+                        ),
+                    ],
+                )
+            ],
+            shared_regions=[["parquet_smoke.group_a", "parquet_smoke.group_b"]],
+            backup_ts=ICEBERG_BACKUP_TS,
+        ),
+    )
     assert (
         cli_main(
             [
@@ -269,22 +323,76 @@ def test_iceberg_manifest(tmp_path: Path) -> None:
         == 0
     )
     (m,) = (tmp_path / "o/warehouse/analytics/groups/metadata").glob("manifest_*_0.json")
+    assert m.name == f"manifest_{ICEBERG_BACKUP_TS}_0.json"
     doc: dict[str, Any] = json.loads(m.read_text())
+    meta = info.backupmeta
+    assert meta.end_version == ICEBERG_BACKUP_TS
+    assert doc.keys() == {"format_version", "output_prefix", "snapshot", "files"}
+    assert doc["format_version"] == 1
+    assert doc["output_prefix"] == "parquet"
+    assert doc["snapshot"] == {
+        "start_version": meta.start_version,
+        "end_version": ICEBERG_BACKUP_TS,
+        "end_time": "2023-11-14T22:13:20.123000+00:00",
+        "end_time_ms": ICEBERG_BACKUP_MS,
+        "cluster_id": meta.cluster_id,
+        "cluster_version": meta.cluster_version,
+    }
+
+    def sst(table_id: int, cf: str) -> dict[str, Any] | None:
+        found = [d.file for d in info.data_files if d.file.cf == cf and table_id in d.physical_ids]
+        assert len(found) <= 1
+        return _sst_facts(found[0]) if found else None
+
+    rows = {"group_a": 2, "group_b": 2, "notes": 3}
     files = doc["files"]
-    assert [f["table"] for f in files] == ["group_a", "group_b"]
-    first = files[0]
-    assert first["cf"] == "write" and first["record_count"] == 2
-    assert first["total_kvs"] == 4  # the shared SST's File.total_kvs: both tables' rows
-    assert (tmp_path / "o" / first["file_name"]).stat().st_size == first["file_size_in_bytes"]
-    assert doc["snapshot"]["end_version"] > 0 and doc["snapshot"]["end_time"].startswith("20")
+    assert [f["table"] for f in files] == sorted(rows)
+    for entry in files:
+        name = entry["table"]
+        table_id = info.tables[f"parquet_smoke.{name}"].id
+        parquet = tmp_path / "o" / entry["file_name"]
+        data = parquet.read_bytes()
+        write = sst(table_id, "write")
+        assert write is not None
+        assert entry == {
+            "file_name": f"parquet/parquet_smoke/{name}/{parquet.name}",
+            "file_format": "PARQUET",
+            "record_count": rows[name],
+            "file_size_in_bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "db": "parquet_smoke",
+            "table": name,
+            "table_id": table_id,
+            **{("sst_" + k if k in ("name", "size", "sha256") else k): v for k, v in write.items()},
+            "default_cf": sst(table_id, "default"),
+        }, name
+        # The object is named after its write-CF SST (store dir flattened into the name).
+        assert parquet.name == write["name"].replace("/", "_").removesuffix(".sst") + ".parquet"
+        assert pq.read_metadata(parquet).num_rows == rows[name]
+    by_table = {f["table"]: f for f in files}
+    # The two group tables share one write-CF SST: its File.total_kvs counts both.
+    assert by_table["group_a"]["sst_name"] == by_table["group_b"]["sst_name"]
+    assert by_table["group_a"]["total_kvs"] == 4
+    assert by_table["group_a"]["default_cf"] is None
+    # The notes task has both CFs; the default CF holds the two long values.
+    default_cf = by_table["notes"]["default_cf"]
+    assert default_cf is not None and default_cf["cf"] == "default"
+    assert default_cf["total_kvs"] == 2
+    assert set(default_cf) == set(SST_FACTS)
 
 
-def test_iceberg_flags_need_the_switch_and_each_other(tmp_path: Path) -> None:
+def test_iceberg_flags_need_the_switch_and_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_groups(tmp_path / "b")
     base = ["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o")]
     with pytest.raises(SystemExit) as e:
         cli_main([*base, "--write-iceberg-manifest", "--iceberg-table", "x"])
-    assert e.value.code != 0
+    assert e.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "br-parquet-export: error: --write-iceberg-manifest needs --iceberg-warehouse, "
+        "--iceberg-namespace\n"
+    )
 
 
 def test_schema_only_backup_has_nothing_to_export(
@@ -311,20 +419,34 @@ def test_schema_only_backup_has_nothing_to_export(
 
 
 @pytest.mark.parametrize(
-    "fixture",
+    ("fixture", "message"),
     [
-        "tidb-br-json-test/testMetaJSONs_1_v5.0.0_rawkv.json",
-        "tidb-br-ebs-backupmeta/backupmeta",
+        (
+            "tidb-br-json-test/testMetaJSONs_1_v5.0.0_rawkv.json",
+            "is JSON (such as the output of `br debug decode`), expected the protobuf BR "
+            "writes; convert it back with `br debug encode`",
+        ),
+        (
+            "tidb-br-ebs-backupmeta/backupmeta",
+            "is the JSON metadata of an EBS volume-snapshot backup (full_backup_type=aws-ebs); "
+            "it holds volume snapshots, not SST files, so there is nothing br-parquet can read. "
+            "Take a snapshot backup with `br backup full` instead",
+        ),
     ],
 )
 def test_unsupported_backups_are_rejected(
-    shared_fixtures: Path, tmp_path: Path, fixture: str, capsys: pytest.CaptureFixture[str]
+    shared_fixtures: Path,
+    tmp_path: Path,
+    fixture: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / "b/backupmeta").write_bytes((shared_fixtures / "real" / fixture).read_bytes())
     status = cli_main(["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o")])
-    assert status != 0
-    assert "backupmeta" in capsys.readouterr().err
+    assert status == 1
+    assert f"br-parquet-export: error: backupmeta: {message}\n" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").rglob("*.parquet"))
 
 
 def test_at_most_sst_concurrency_tasks_in_flight_and_temp_files_removed(

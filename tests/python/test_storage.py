@@ -178,23 +178,39 @@ def test_local_put_is_atomic_for_readers(local: Storage, tmp_path: Path) -> None
     source.write_bytes(b"\xab" * size)
     final = tmp_path / "root" / "out.parquet"
     local.put_bytes("warmup", b"")  # create the root directory
-    seen_sizes: set[int] = set()
+    seen_sizes: set[int] = set()  # sizes of the final name seen while uploading
+    staged_sizes: set[int] = set()  # sizes of the staging file (`out.parquet#<n>`) seen
+    polls = 0
+    started = threading.Event()
     done = threading.Event()
 
     def watch() -> None:
+        nonlocal polls
         while not done.is_set():
+            polls += 1
             with contextlib.suppress(FileNotFoundError):
                 seen_sizes.add(final.stat().st_size)
+            for staged in final.parent.glob("out.parquet#*"):
+                with contextlib.suppress(FileNotFoundError):
+                    staged_sizes.add(staged.stat().st_size)
+            started.set()
 
     watcher = threading.Thread(target=watch)
     watcher.start()
+    assert started.wait(timeout=10)
     try:
         local.put_file("out.parquet", source)
     finally:
         done.set()
         watcher.join(timeout=10)
+    # The watcher really sampled during the upload: it saw the staging file being written
+    # (so it cannot pass on an empty set of samples) ...
+    assert polls > 1
+    assert staged_sizes, f"no sample of the staging file in {polls} polls"
+    # ... and never the final name with anything but the whole content.
     assert seen_sizes <= {size}
     assert final.stat().st_size == size
+    assert not list(final.parent.glob("out.parquet#*"))
     assert [o.name for o in local.list()] == ["out.parquet", "warmup"]
 
 

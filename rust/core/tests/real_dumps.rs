@@ -1,7 +1,8 @@
 //! Decodes real TiKV/TiDB bytes from `shared/fixtures/real/` (see its
 //! PROVENANCE.md): TiFlash's hex dumps of write-CF records and row v2 values
 //! with their TableInfo, and keys/values printed in the TiDB docs. Keys in
-//! these dumps have no `z` prefix. Skipped when the files are absent.
+//! these dumps have no `z` prefix. When the files are absent a local run says
+//! so loudly and passes; a CI run (`CI=true`) fails.
 
 use br_parquet_core::datum::{self, Datum};
 use br_parquet_core::keys::{self, DataPrefix, Handle, RawKey};
@@ -11,17 +12,11 @@ use br_parquet_core::row_v2::{self, Lookup, RowV2};
 use br_parquet_core::write_cf::{WriteRecord, WriteType};
 use serde_json::Value;
 
-const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/real");
+mod common;
 
 fn load(rel: &str) -> Option<Value> {
-    let path = format!("{REAL}/{rel}");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("valid JSON")),
-        Err(e) => {
-            eprintln!("skipping: cannot read {path}: {e}");
-            None
-        }
-    }
+    let text = common::read_shared(&format!("real/{rel}"))?;
+    Some(serde_json::from_str(&text).expect("valid JSON"))
 }
 
 fn hex(s: &str) -> Vec<u8> {
