@@ -106,9 +106,16 @@ class SstScan:
         default_sst: str | os.PathLike[str] | None = None,
         name: str | None = None,
         handle_range: tuple[int | None, int | None] | None = None,
+        checksums: bool = False,
     ) -> SstScan: ...
     def __iter__(self) -> SstScan: ...
     def __next__(self) -> tuple[int, pa.RecordBatch]: ...
+    def checksums(self) -> dict[str, tuple[int, int, int]] | None:
+        """The files' TiKV checksums `(crc64xor, total_kvs, total_bytes)` keyed `write`
+        and, with a default-CF file, `default`; None unless opened with `checksums=True`
+        and iterated to the end."""
+    def table_rows(self) -> list[int]:
+        """Rows emitted so far per table, indexed like `tables`."""
     def stats(self) -> dict[str, int]:
         """Counters: `write_kvs`, `rows`, `index_kvs`, `unselected_kvs`, `other_kvs`,
         `deletes`, `locks_and_rollbacks`, `default_cf_values`, `zero_dates_nulled`,

@@ -79,6 +79,25 @@ class ChecksumMismatchError(BrParquetError):
         )
 
 
+class VerificationError(BrParquetError):
+    """An exported SST does not match the backup's own record of it: a data file's TiKV
+    checksum (`File.crc64xor`, `total_kvs`, `total_bytes`) differs from what its contents
+    hash to, or fewer rows reached Parquet than were decoded. Nothing of its task is
+    uploaded.
+    """
+
+    def __init__(self, file: str, table: str, what: str, *, expected: str, actual: str) -> None:
+        self.file = file
+        self.table = table
+        self.what = what
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"verification failed for {file!r} (table {table}): {what}: "
+            f"backup says {expected}, export has {actual}"
+        )
+
+
 class CipherConfigError(BrParquetError):
     """The `--crypter.*` options are invalid (unknown method, bad key, wrong key length)."""
 

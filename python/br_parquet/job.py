@@ -49,7 +49,7 @@ from .result import ExportResult, PlannedTask
 from .storage import Storage
 from .table_filter import TableFilter
 from .tables import DEFAULT_FILTER, Table, select_tables
-from .task import ExportTask, TaskResult, run_task, storage_for
+from .task import ExportTask, TaskResult, run_task, storage_for, verify_tables
 from .written import WrittenObject
 
 log = logging.getLogger("br_parquet.job")
@@ -216,6 +216,13 @@ def _export(
     _remove_stale_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))
     try:
+        if options.verify == "tables":
+            # Before any task: a table that does not add up fails the run with nothing written.
+            checked = verify_tables(
+                prepared.meta, result.tables, prepared.plan.tasks, input, options, str(workdir)
+            )
+            result.scan_stats.update(checked)
+            log.info("table checksums: %s", checked)
         with ExitStack() as stack:
             pool = executor or stack.enter_context(
                 ThreadPoolExecutor(options.sst_concurrency, thread_name_prefix="sst")

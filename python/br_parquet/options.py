@@ -19,6 +19,11 @@ from .checkpoint import VERIFY_MODES, Verify
 from .crypto import Cipher
 from .parquet_writer import CODECS, ParquetOptions
 
+Verification = Literal["files", "tables", "none"]
+VERIFICATIONS: tuple[Verification, ...] = ("files", "tables", "none")
+"""`files`: each data file's TiKV checksum and the row counts; `tables`: also each table's
+`Schema` checksum against all its files, downloading its index files; `none`: no check."""
+
 TypeMapping = Literal["compat", "typed"]
 TYPE_MAPPINGS: tuple[TypeMapping, ...] = ("compat", "typed")
 """`compat`: the original design's string-heavy mapping; `typed`: native Arrow types."""
@@ -158,6 +163,18 @@ class ExportOptions:
             choices=VERIFY_MODES,
         ),
     )
+    verify: Verification = field(
+        default="files",
+        metadata=_flag(
+            "files: check every data file against the checksum the backup records for it "
+            "(File.crc64xor, total_kvs, total_bytes) and that every decoded row reaches "
+            "Parquet, before anything of it is uploaded; tables: also check each table's "
+            "checksum (Schema.crc64xor, total_kvs, total_bytes) against all its files, "
+            "downloading its index files too, before any task runs; none: skip both",
+            _EXECUTION,
+            choices=VERIFICATIONS,
+        ),
+    )
     write_iceberg_manifest: bool = field(
         default=False,
         metadata=_flag(
@@ -252,6 +269,10 @@ class ExportOptions:
             raise ValueError(
                 f"checkpoint verification must be one of {', '.join(VERIFY_MODES)}, "
                 f"got {self.checkpoint_verify!r}"
+            )
+        if self.verify not in VERIFICATIONS:
+            raise ValueError(
+                f"verify must be one of {', '.join(VERIFICATIONS)}, got {self.verify!r}"
             )
         if self.crypter is not None and not isinstance(self.crypter, Cipher):
             raise ValueError(f"crypter must be a br_parquet.Cipher, got {self.crypter!r}")

@@ -83,6 +83,21 @@ class ExportResult:
         """Objects of the output uploaded by this run."""
         return sum(not o.reused for o in self.objects)
 
+    @property
+    def verified_files(self) -> int:
+        """Data files fetched now whose TiKV checksum matched the backupmeta's."""
+        return self.scan_stats["verified_files"]
+
+    @property
+    def unverifiable_files(self) -> int:
+        """Data files fetched now without a recorded checksum (all zero) to compare with."""
+        return self.scan_stats["unverifiable_files"]
+
+    @property
+    def verified_tables(self) -> int:
+        """Tables whose `Schema` checksum matched their files' (`verify="tables"`)."""
+        return self.scan_stats["verified_tables"]
+
     def per_table(self) -> dict[str, TableResult]:
         """`db.table` → its objects, rows and bytes, for every selected table."""
         sums: dict[str, Counter[str]] = {t.qualified_name: Counter() for t in self.tables}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arrow_array::builder::{BinaryBuilder, Int64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 
+use crate::checksum::KvChecksum;
 use crate::column::{ColumnBuilder, ValueStats};
 use crate::datum;
 use crate::error::CodecError;
@@ -186,11 +187,28 @@ impl Default for ScanOptions {
     }
 }
 
+/// The checksums of the files of a scan, computed as TiKV computes
+/// `File.crc64xor`/`total_kvs`/`total_bytes` (`br-metadata.md` §6.2): each
+/// logical KV once, `raw_key ‖ user value`, in the file holding its value.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FileChecksums {
+    /// Write-CF file: every entry except Puts whose value is in the default
+    /// CF; Delete (and Lock/Rollback) records count with an empty value.
+    pub write: KvChecksum,
+    /// Default-CF file (when the scan has one): the values of the write-CF
+    /// Puts without a short value, each looked up once; TiKV writes no other.
+    pub default: Option<KvChecksum>,
+}
+
 /// Decodes the rows of the selected tables from one SST, batch by batch.
 pub struct SstScan {
     name: String,
     write: SstEntries,
     default: Option<(SstEntries, String)>,
+    /// `Some` while checksums are computed.
+    checksums: Option<FileChecksums>,
+    /// Rows emitted per table (index into `tables`).
+    table_rows: Vec<u64>,
     tables: Vec<TableState>,
     by_physical_id: HashMap<i64, usize>,
     options: ScanOptions,
@@ -260,10 +278,13 @@ impl SstScan {
             )),
             None => None,
         };
+        let table_rows = vec![0; states.len()];
         Ok(Self {
             name: name.to_string(),
             write: write_entries,
             default,
+            checksums: None,
+            table_rows,
             tables: states,
             by_physical_id,
             options: ScanOptions {
@@ -277,6 +298,32 @@ impl SstScan {
             scratch: Vec::with_capacity(64),
             exhausted: false,
         })
+    }
+
+    /// Computes the files' checksums while scanning (off by default). Must be
+    /// called before the first `next_batch`; every write-CF entry's record is
+    /// then parsed and every long value looked up, decoded as a row or not.
+    pub fn with_checksums(mut self, on: bool) -> Self {
+        self.checksums = on.then(|| FileChecksums {
+            write: KvChecksum::default(),
+            default: self.default.as_ref().map(|_| KvChecksum::default()),
+        });
+        self
+    }
+
+    /// The files' checksums: `None` unless enabled, or before the scan has
+    /// returned its last batch (`next_batch` gave `None`).
+    pub fn checksums(&self) -> Option<FileChecksums> {
+        if self.exhausted {
+            self.checksums
+        } else {
+            None
+        }
+    }
+
+    /// Rows emitted so far per table, indexed like the `tables` of `open`.
+    pub fn table_rows(&self) -> &[u64] {
+        &self.table_rows
     }
 
     pub fn stats(&self) -> ScanStats {
@@ -320,6 +367,8 @@ impl SstScan {
             name,
             write,
             default,
+            checksums,
+            table_rows,
             tables,
             by_physical_id,
             options,
@@ -352,70 +401,96 @@ impl SstScan {
         };
         let decoded =
             keys::decode_key(key, key_buf).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
-        let (table_id, handle) = match decoded.kind {
-            RawKey::Record { table_id, handle } => (table_id, handle),
+        // Where the row goes if it is decoded; the stats count the others.
+        let target = match decoded.kind {
+            RawKey::Record { table_id, handle } => match by_physical_id.get(&table_id) {
+                None => {
+                    stats.unselected_kvs += 1;
+                    None
+                }
+                Some(&idx) => match (options.handle_range, handle) {
+                    (Some(range), Handle::Int(h)) if !range.contains(h) => {
+                        stats.out_of_range += 1;
+                        None
+                    }
+                    _ => Some((idx, table_id, handle)),
+                },
+            },
             RawKey::Index { .. } => {
                 stats.index_kvs += 1;
-                return Ok(None);
+                None
             }
             RawKey::Other(_) => {
                 stats.other_kvs += 1;
-                return Ok(None);
+                None
             }
         };
-        let Some(&idx) = by_physical_id.get(&table_id) else {
-            stats.unselected_kvs += 1;
+        // Without checksums, entries not decoded cost no record parse and no
+        // value lookup. With them every entry counts, index entries and other
+        // tables' keys included, each in the file that holds its value.
+        if target.is_none() && checksums.is_none() {
             return Ok(None);
-        };
-        // Before the write record: out-of-range rows cost no value lookup.
-        if let (Some(range), Handle::Int(h)) = (options.handle_range, handle) {
-            if !range.contains(h) {
-                stats.out_of_range += 1;
-                return Ok(None);
-            }
         }
         let record =
             WriteRecord::parse(value).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
-        let row: &[u8] = match record.write_type {
-            WriteType::Put => match record.short_value {
-                Some(v) => v,
-                None => {
-                    let Some((entries, default_name)) = default.as_mut() else {
-                        return Err(key_err(None, ScanErrorKind::Message(format!(
-                            "Put without short value (start_ts {}) but the range has no default-CF file",
+        let row: &[u8] = match (record.write_type, record.short_value) {
+            (WriteType::Put, Some(v)) => {
+                if let Some(sums) = checksums.as_mut() {
+                    sums.write.update(decoded.raw, v);
+                }
+                v
+            }
+            (WriteType::Put, None) => {
+                let Some((entries, default_name)) = default.as_mut() else {
+                    return Err(key_err(None, ScanErrorKind::Message(format!(
+                        "Put without short value (start_ts {}) but the range has no default-CF file",
+                        record.start_ts
+                    ))));
+                };
+                // Same encoded user key, with start_ts instead of commit_ts.
+                default_key.clear();
+                default_key.extend_from_slice(&key[..key.len() - 8]);
+                default_key.extend_from_slice(&(!record.start_ts).to_be_bytes());
+                entries.seek(default_key);
+                let v = match entries
+                    .current()
+                    .map_err(|e| key_err(None, ScanErrorKind::Sst(e)))?
+                {
+                    Some((k, v)) if k == default_key.as_slice() => v,
+                    _ => {
+                        return Err(key_err(
+                            None,
+                            ScanErrorKind::Message(format!(
+                            "Put without short value (start_ts {}) has no value in {default_name}",
                             record.start_ts
-                        ))));
-                    };
-                    // Same encoded user key, with start_ts instead of commit_ts.
-                    default_key.clear();
-                    default_key.extend_from_slice(&key[..key.len() - 8]);
-                    default_key.extend_from_slice(&(!record.start_ts).to_be_bytes());
-                    entries.seek(default_key);
-                    match entries
-                        .current()
-                        .map_err(|e| key_err(None, ScanErrorKind::Sst(e)))?
-                    {
-                        Some((k, v)) if k == default_key.as_slice() => {
-                            stats.default_cf_values += 1;
-                            v
-                        }
-                        _ => {
-                            return Err(key_err(None, ScanErrorKind::Message(format!(
-                                "Put without short value (start_ts {}) has no value in {default_name}",
-                                record.start_ts
-                            ))));
-                        }
+                        )),
+                        ));
+                    }
+                };
+                if let Some(sum) = checksums.as_mut().and_then(|s| s.default.as_mut()) {
+                    sum.update(decoded.raw, v);
+                }
+                if target.is_some() {
+                    stats.default_cf_values += 1;
+                }
+                v
+            }
+            (write_type, _) => {
+                if let Some(sums) = checksums.as_mut() {
+                    sums.write.update(decoded.raw, b"");
+                }
+                if target.is_some() {
+                    if write_type == WriteType::Delete {
+                        stats.deletes += 1;
+                    } else {
+                        stats.locks_and_rollbacks += 1;
                     }
                 }
-            },
-            WriteType::Delete => {
-                stats.deletes += 1;
                 return Ok(None);
             }
-            WriteType::Lock | WriteType::Rollback => {
-                stats.locks_and_rollbacks += 1;
-                return Ok(None);
-            }
+        };
+        let Some((idx, table_id, handle)) = target else {
+            return Ok(None);
         };
         let table = &mut tables[idx];
         let batch = table
@@ -432,6 +507,7 @@ impl SstScan {
         )
         .map_err(|(col, e)| key_err(col, e))?;
         stats.rows += 1;
+        table_rows[idx] += 1;
         if batch.rows >= options.batch_rows {
             let full = batch
                 .finish()
@@ -573,4 +649,97 @@ fn append_row(
     }
     batch.rows += 1;
     Ok(())
+}
+
+#[cfg(all(test, feature = "sst"))]
+mod tests {
+    use super::*;
+    use crate::keys::{encode_key, encode_record_key_int, DataPrefix};
+    use crate::sst::{write_sst, SstWriteOptions};
+
+    const START_TS: u64 = 445_063_339_262_394_000;
+    const COMMIT_TS: u64 = START_TS + 5;
+
+    fn data_key(raw: &[u8], ts: u64) -> Vec<u8> {
+        let mut k = Vec::new();
+        encode_key(raw, ts, DataPrefix::Z, &mut k);
+        k
+    }
+
+    fn record(write_type: WriteType, short: Option<&[u8]>) -> Vec<u8> {
+        let mut rec = WriteRecord::new(write_type, START_TS);
+        rec.short_value = short;
+        let mut out = Vec::new();
+        rec.encode(&mut out).unwrap();
+        out
+    }
+
+    /// Every entry counts once, in the file that holds its value, whether or
+    /// not the scan decodes it (no table is selected here).
+    #[test]
+    fn checksums_count_each_kv_once_in_its_file() {
+        let dir = std::env::temp_dir().join(format!("scan-checksum-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut rec_short = Vec::new();
+        encode_record_key_int(7, 1, &mut rec_short);
+        let mut rec_long = Vec::new();
+        encode_record_key_int(7, 2, &mut rec_long);
+        let mut rec_deleted = Vec::new();
+        encode_record_key_int(7, 3, &mut rec_deleted);
+        let index =
+            b"t\x80\x00\x00\x00\x00\x00\x00\x07_i\x80\x00\x00\x00\x00\x00\x00\x01x".to_vec();
+        let long = vec![b'v'; 300];
+        let mut write_entries = [
+            (
+                data_key(&rec_short, COMMIT_TS),
+                record(WriteType::Put, Some(b"row1")),
+            ),
+            (data_key(&rec_long, COMMIT_TS), record(WriteType::Put, None)),
+            (
+                data_key(&rec_deleted, COMMIT_TS),
+                record(WriteType::Delete, None),
+            ),
+            (
+                data_key(&index, COMMIT_TS),
+                record(WriteType::Put, Some(b"0")),
+            ),
+        ];
+        write_entries.sort();
+        let default_entries = [(data_key(&rec_long, START_TS), long.clone())];
+        let (write_path, default_path) = (dir.join("w.sst"), dir.join("d.sst"));
+        let opts = SstWriteOptions::default();
+        write_sst(
+            &write_path,
+            write_entries.iter().map(|(k, v)| (&k[..], &v[..])),
+            &opts,
+        )
+        .unwrap();
+        write_sst(
+            &default_path,
+            default_entries.iter().map(|(k, v)| (&k[..], &v[..])),
+            &opts,
+        )
+        .unwrap();
+        let write = SstReader::open(&write_path).unwrap();
+        let default = SstReader::open(&default_path).unwrap();
+        let mut scan = SstScan::open("w.sst", &write, Some(&default), vec![], Default::default())
+            .unwrap()
+            .with_checksums(true);
+        assert!(scan.next_batch().unwrap().is_none());
+        let mut want_write = KvChecksum::default();
+        want_write.update(&rec_short, b"row1");
+        want_write.update(&rec_deleted, b"");
+        want_write.update(&index, b"0");
+        let mut want_default = KvChecksum::default();
+        want_default.update(&rec_long, &long);
+        assert_eq!(
+            scan.checksums(),
+            Some(FileChecksums {
+                write: want_write,
+                default: Some(want_default),
+            })
+        );
+        assert_eq!(scan.stats().unselected_kvs, 3);
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -120,7 +120,8 @@ pub struct SstScan {
 #[pymethods]
 impl SstScan {
     #[new]
-    #[pyo3(signature = (write_sst, tables, *, batch_rows, default_sst = None, name = None, handle_range = None))]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (write_sst, tables, *, batch_rows, default_sst = None, name = None, handle_range = None, checksums = false))]
     fn new(
         py: Python<'_>,
         write_sst: PathBuf,
@@ -129,6 +130,7 @@ impl SstScan {
         default_sst: Option<PathBuf>,
         name: Option<String>,
         handle_range: Option<(Option<i64>, Option<i64>)>,
+        checksums: bool,
     ) -> PyResult<Self> {
         let schemas: Vec<Arc<TableSchema>> = tables.iter().map(|t| Arc::clone(&t.schema)).collect();
         let name = name.unwrap_or_else(|| write_sst.display().to_string());
@@ -142,12 +144,12 @@ impl SstScan {
                 batch_rows,
                 handle_range: handle_range.map(|(lo, hi)| HandleRange { lo, hi }),
             };
-            scan::SstScan::open(&name, &write, default.as_ref(), schemas, options).map_err(|e| {
-                match e.kind {
+            scan::SstScan::open(&name, &write, default.as_ref(), schemas, options)
+                .map(|s| s.with_checksums(checksums))
+                .map_err(|e| match e.kind {
                     scan::ScanErrorKind::InvalidOptions(_) => PyValueError::new_err(e.to_string()),
                     _ => RowDecodeError::new_err(e.to_string()),
-                }
-            })
+                })
         })?;
         Ok(Self {
             inner: Mutex::new(inner),
@@ -166,6 +168,26 @@ impl SstScan {
             Some((idx, batch)) => Ok(Some((idx, PyRecordBatch::new(batch).into_pyarrow(py)?))),
             None => Ok(None),
         }
+    }
+
+    /// The files' TiKV checksums `(crc64xor, total_kvs, total_bytes)`, keyed
+    /// `"write"` and (with a default-CF file) `"default"`; None unless the scan
+    /// was opened with `checksums=True` and has returned its last batch.
+    fn checksums(&self) -> Option<std::collections::HashMap<&'static str, (u64, u64, u64)>> {
+        let sums = self.lock().checksums()?;
+        let triple =
+            |c: br_parquet_core::checksum::KvChecksum| (c.crc64xor, c.total_kvs, c.total_bytes);
+        let mut out = std::collections::HashMap::new();
+        out.insert("write", triple(sums.write));
+        if let Some(d) = sums.default {
+            out.insert("default", triple(d));
+        }
+        Some(out)
+    }
+
+    /// Rows emitted so far per table, indexed like `tables`.
+    fn table_rows(&self) -> Vec<u64> {
+        self.lock().table_rows().to_vec()
     }
 
     /// Counters of what the scan saw (rows, skipped index entries, …).
