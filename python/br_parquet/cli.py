@@ -186,6 +186,10 @@ def print_summary(result: ExportResult) -> None:
         f"  skipped: {stats['index_kvs']} index entries, {result.skipped_files} data files "
         f"outside the selection, {stats['deletes']} delete records"
     )
+    print(
+        f"  verified: {result.verified_files} data files against their checksums "
+        f"({result.unverifiable_files} without one), {result.verified_tables} tables"
+    )
     if stats["zero_dates_nulled"]:
         print(f"  zero_dates_nulled: {stats['zero_dates_nulled']}")
     for original, normalised in result.renamed().items():

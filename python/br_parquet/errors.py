@@ -157,6 +157,17 @@ class NoTablesSelectedError(BrParquetError):
         )
 
 
+class UnknownTableIdsError(BrParquetError):
+    """Table IDs were asked for that no table or partition of the backup has."""
+
+    def __init__(self, unknown: list[int]) -> None:
+        self.unknown = unknown
+        super().__init__(
+            f"table IDs {unknown} are not in the backup (neither a table's nor a "
+            "partition's ID); `br-parquet inspect` lists the IDs it holds"
+        )
+
+
 class ExportError(BrParquetError):
     """The export failed; nothing after the failure was marked complete."""
 

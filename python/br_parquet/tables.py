@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ._native import TableDecoder
 from .backupmeta import BackupMeta, SchemaEntry
-from .errors import NoTablesSelectedError, TableNotFoundError
+from .errors import NoTablesSelectedError, TableNotFoundError, UnknownTableIdsError
 from .options import TYPE_MAPPINGS, TypeMapping
 from .table_filter import TableFilter
 from .tidb_types import render_type
@@ -158,9 +158,13 @@ def select_tables(
 ) -> list[Table]:
     """The tables to export, in backup order; raises when nothing matches."""
     wanted_ids = set(table_ids)
+    tables = backup_tables(meta)
+    known = {i for t in tables for i in (t.table_id, *t.physical_ids)}
+    if wanted_ids - known:
+        raise UnknownTableIdsError(sorted(wanted_ids - known))
     selected: list[Table] = []
     available: list[str] = []
-    for table in backup_tables(meta):
+    for table in tables:
         available.append(table.qualified_name)
         if not rules.match_table(table.db, table.name):
             continue
