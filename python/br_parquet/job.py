@@ -46,10 +46,11 @@ from .options import ExportOptions
 from .plan import Plan, SstTask, plan_tasks
 from .proto import brpb_pb2 as brpb
 from .result import ExportResult, PlannedTask
-from .storage import Storage
+from .storage import Storage, shared_storage
 from .table_filter import TableFilter
 from .tables import DEFAULT_FILTER, Table, select_tables
-from .task import ExportTask, TaskResult, run_task, storage_for, verify_tables
+from .task import ExportTask, TaskResult, run_task
+from .verify import verify_tables
 from .written import WrittenObject
 
 log = logging.getLogger("br_parquet.job")
@@ -83,8 +84,8 @@ def prepare(
     checkpoint (refusing a mismatch before anything is written) and builds the tasks;
     emits `Planned`, `CheckpointLoaded` and `SkippedFromCheckpoint` to `events`."""
     events = events or EventStream()
-    input_storage = storage_for(input)
-    output_storage = storage_for(output)
+    input_storage = shared_storage(input)
+    output_storage = shared_storage(output)
     if meta is None:
         meta = load_backupmeta(input_storage, cipher=options.crypter)
     rules = TableFilter.parse(options.filters or DEFAULT_FILTER)

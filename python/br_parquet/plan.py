@@ -84,7 +84,7 @@ def _index_only(f: brpb.File) -> bool:
     return bool(f.end_key) and f.end_key <= record_prefix
 
 
-def _pair_stem(name: str) -> str:
+def pair_stem(name: str) -> str:
     for suffix in ("_write.sst", "_default.sst"):
         if name.endswith(suffix):
             return name[: -len(suffix)]
@@ -100,7 +100,7 @@ def plan_tasks(files: Sequence[brpb.File], targets: Sequence[Table]) -> Plan:
     pairs: dict[tuple[str, bytes, bytes], dict[str, brpb.File]] = {}
     for f in files:
         cf = f.cf or ("default" if f.name.endswith("_default.sst") else "write")
-        key = (_pair_stem(f.name), bytes(f.start_key), bytes(f.end_key))
+        key = (pair_stem(f.name), bytes(f.start_key), bytes(f.end_key))
         slot = pairs.setdefault(key, {})
         if cf in slot:
             raise BackupMetaError(f.name, f"two {cf}-CF files for the same range ({slot[cf].name})")

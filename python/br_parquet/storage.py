@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -638,3 +639,17 @@ def _credentials_type(blob: str) -> str:
     if not isinstance(parsed, dict):
         return "non-object JSON"
     return str(parsed.get("type", "unknown"))
+
+
+_shared: dict[bytes, Storage] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_storage(backend: brpb.StorageBackend) -> Storage:
+    """The process's `Storage` of `backend`, built once (clients keep their connections)."""
+    key = backend.SerializeToString(deterministic=True)
+    with _shared_lock:
+        storage = _shared.get(key)
+        if storage is None:
+            storage = _shared[key] = Storage(backend)
+        return storage
