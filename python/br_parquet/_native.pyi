@@ -7,10 +7,6 @@ from typing import final
 import pyarrow as pa
 
 __all__ = [
-    "NativeError",
-    "RowDecodeError",
-    "SchemaError",
-    "SstReadError",
     "SstReader",
     "SstScan",
     "TableDecoder",
@@ -20,11 +16,6 @@ __all__ = [
 ]
 
 __version__: str
-
-class NativeError(Exception): ...
-class SstReadError(NativeError): ...
-class RowDecodeError(NativeError): ...
-class SchemaError(NativeError): ...
 
 def crc64_xz(data: bytes) -> int:
     """CRC-64/XZ of `data`, the per-KV hash of TiKV's backup checksums."""
@@ -61,7 +52,10 @@ class TableDecoder:
     `_tidb_handle` and every public column in definition order, unless projected.
     """
 
-    def __new__(cls, table_info_json: bytes, type_mapping: str) -> TableDecoder: ...
+    def __new__(cls, table_info_json: bytes, type_mapping: str) -> TableDecoder:
+        """Raises `br_parquet.errors.TableInfoError` (with `table`, `table_id`, `column`)
+        when the TableInfo cannot be mapped: invalid JSON, unknown type code, duplicate
+        column IDs or names, lengths beyond MySQL's limits."""
     def project(self, columns: Sequence[str]) -> TableDecoder:
         """A decoder of the same table whose batches hold only `columns`, in that order.
 
@@ -93,8 +87,14 @@ class SstScan:
 
     `batch_rows` is the number of rows per batch (the last one of a table may hold
     fewer). `handle_range=(lo, hi)` keeps only rows with `lo <= handle < hi` (`None`: no
-    bound); it needs integer handles: ValueError if a table is clustered. Iterating
-    releases the GIL.
+    bound); it needs integer handles: ValueError if a table is clustered. `name` and
+    `default_name` are how errors name the files (their names in the backup);
+    `key_range=(start, end)` is the write-CF file's raw-key range from its `File` entry
+    (empty end: unbounded), and a key outside it is an error. Iterating releases the GIL.
+
+    Errors are `br_parquet.errors.SstReadError` (RocksDB cannot read a file) and
+    `SstDecodeError` (a key, record or row does not decode), with `sst`, `key` (hex)
+    and `column`.
     """
 
     def __new__(
@@ -105,6 +105,8 @@ class SstScan:
         batch_rows: int,
         default_sst: str | os.PathLike[str] | None = None,
         name: str | None = None,
+        default_name: str | None = None,
+        key_range: tuple[bytes, bytes] | None = None,
         handle_range: tuple[int | None, int | None] | None = None,
         checksums: bool = False,
     ) -> SstScan: ...
@@ -117,6 +119,6 @@ class SstScan:
     def table_rows(self) -> list[int]:
         """Rows emitted so far per table, indexed like `tables`."""
     def stats(self) -> dict[str, int]:
-        """Counters: `write_kvs`, `rows`, `index_kvs`, `unselected_kvs`, `other_kvs`,
-        `deletes`, `locks_and_rollbacks`, `default_cf_values`, `zero_dates_nulled`,
-        `out_of_range` (entries skipped by `handle_range`)."""
+        """Counters: `write_kvs`, `rows`, `index_kvs`, `unselected_kvs`, `deletes`,
+        `locks_and_rollbacks`, `default_cf_values`, `zero_dates_nulled`, `out_of_range`
+        (entries skipped by `handle_range`)."""

@@ -5,6 +5,9 @@ The reader does what BR's `MetaReader` does: it takes the inline v1 lists (`file
 `ddl_indexes`, `raw_range_index`); an index entry with child pointers is fetched,
 decrypted with the pointer's IV when a cipher is configured, checked against the
 pointer's size and SHA-256 (of the plaintext) and walked in turn, otherwise it is a leaf.
+Child meta files are read a few at a time concurrently and streamed: their data files are
+kept encoded in a compact `DataFiles` (a meta file can hold 10^5 to 10^6 of them), never
+as one parsed message.
 
 On top of BR it recognises what it cannot convert and says so: an encrypted
 `backupmeta` without a key, RawKV and TxnKV backups, EBS volume-snapshot metadata,
@@ -16,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,6 +30,7 @@ from google.protobuf import unknown_fields
 from google.protobuf.message import DecodeError
 
 from .crypto import IV_LENGTH, Cipher, method_name
+from .datafiles import DataFiles, DataFilesBuilder, PackedFiles, canonical
 from .errors import (
     BackupMetaError,
     ChecksumMismatchError,
@@ -32,6 +38,7 @@ from .errors import (
     ObjectNotFoundError,
     UnsupportedBackupError,
 )
+from .naming import check_input_name
 from .proto import brpb_pb2 as brpb
 
 _log = logging.getLogger(__name__)
@@ -45,6 +52,14 @@ TEMPORARY_DB_PREFIX = "__TiDB_BR_Temporary_"
 _SYSTEM_DBS = frozenset({"mysql", "sys"})
 _REPOSITORY_MARKER = "_meta/repo.json"
 _MAX_INDEX_DEPTH = 8  # BR writes one level; deeper trees are tolerated up to this
+META_READERS = 4
+"""Child meta files read concurrently."""
+META_MEMORY_BYTES = 64 << 20
+"""Child meta files kept in memory up to this size in all; the data files of the others
+go to temporary files (see `DataFiles`), so a backup of 10^6 SSTs needs about 8 MiB for
+its file list, while smaller ones are read faster."""
+_DATA_FILES_FIELD = 2  # MetaFile.data_files
+_SPILL_FROM = 10_000  # inline data files kept in memory up to this many
 # Field numbers BackupMeta may carry that this reader deliberately leaves unparsed.
 _IGNORED_FIELDS = frozenset({22})  # db_maps (PITR)
 # Unknown field numbers above this mean the bytes are not a BackupMeta at all.
@@ -61,6 +76,12 @@ class ObjectReader(Protocol):
     def get_bytes(self, name: str) -> bytes: ...
 
     def exists(self, name: str) -> bool: ...
+
+    def stream_to(self, name: str, out: _Sink) -> tuple[bytes, int]: ...
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -114,8 +135,8 @@ class BackupMeta:
     """The metadata of one snapshot backup, with the v1 lists and v2 indexes merged.
 
     `content_digest` is the SHA-256 of the `backupmeta` object as stored. `data_files`
-    are the SST `File` entries in BR's order; `ddls` the `model.Job` JSON objects of an
-    incremental backup.
+    are the SST `File` entries in BR's order (a `DataFiles` when loaded: each item is
+    parsed on access); `ddls` the `model.Job` JSON objects of an incremental backup.
     """
 
     cluster_id: int
@@ -127,7 +148,7 @@ class BackupMeta:
     new_collations_enabled: str
     meta_version: int
     content_digest: bytes
-    data_files: list[brpb.File] = field(hash=False)
+    data_files: Sequence[brpb.File] = field(hash=False)
     schemas: list[SchemaEntry] = field(hash=False)
     ddls: list[Any] = field(hash=False)
     meta_files: tuple[ChildMetaFile, ...] = ()
@@ -172,9 +193,7 @@ def load_backupmeta(storage: ObjectReader, *, cipher: Cipher | None = None) -> B
             "br-parquet converts TiDB (table) snapshot backups only",
         )
 
-    data_files = list(meta.files)
-    for leaf in walker.leaves(meta, "file_index"):
-        data_files.extend(leaf.data_files)
+    data_files = walker.data_files(meta)
 
     schemas = [_schema_entry(s, BACKUPMETA_NAME) for s in meta.schemas]
     for leaf, source in walker.leaves_with_source(meta, "schema_index"):
@@ -205,17 +224,14 @@ def decode_backupmeta(
     """Decode the `backupmeta` object: strip the IV and decrypt when `cipher` is given.
 
     BR itself does not detect encryption; here a `backupmeta` that does not decode to a
-    plausible `BackupMeta` without a cipher is reported as encrypted.
+    plausible `BackupMeta` without a cipher is reported as encrypted when its bytes look
+    like ciphertext, and as damaged or the wrong file otherwise.
     """
     _reject_json(raw, path)
     if cipher is None:
         meta = _parse_plausible(raw)
         if meta is None:
-            raise EncryptedMetaError(
-                path,
-                "does not decode as a BackupMeta protobuf, so it is most likely encrypted "
-                f"(or damaged): {_CRYPTER_HINT}",
-            )
+            raise _not_a_backupmeta(raw, path)
         return meta
 
     name = method_name(cipher.method)
@@ -229,7 +245,7 @@ def decode_backupmeta(
     if meta is not None:
         return meta
     if _parse_plausible(raw) is not None:
-        raise BackupMetaError(
+        raise EncryptedMetaError(
             path,
             f"is not encrypted, but --crypter.method {name} was given; "
             "run again without the --crypter options",
@@ -242,6 +258,61 @@ def decode_backupmeta(
 
 
 # --- decoding helpers -------------------------------------------------------------------
+
+
+def _not_a_backupmeta(raw: bytes, path: str) -> BackupMetaError:
+    """Why `raw`, read without a cipher, is no plausible BackupMeta: empty, another
+    protobuf message, a BackupMeta cut short, ciphertext, or damaged."""
+    if not raw:
+        return BackupMetaError(path, "is empty (0 bytes); expected a BackupMeta protobuf")
+    meta = brpb.BackupMeta()
+    try:
+        meta.ParseFromString(raw)
+    except DecodeError:
+        pass
+    else:
+        if meta.cluster_id:
+            return BackupMetaError(
+                path,
+                f"decodes as a BackupMeta of cluster {meta.cluster_id} but has no end_version "
+                "(backup TS), which BR always writes: the file is truncated or damaged",
+            )
+        return BackupMetaError(
+            path,
+            f"is a protobuf message ({len(raw)} bytes) but not a BackupMeta: it has no "
+            "cluster_id and no end_version, which BR always writes; is it another file?",
+        )
+    if raw[0] == _CLUSTER_ID_TAG:
+        return BackupMetaError(
+            path,
+            f"starts like a BackupMeta but does not decode ({len(raw)} bytes): the file is "
+            "truncated or damaged",
+        )
+    if not _looks_like_ciphertext(raw):
+        return BackupMetaError(
+            path,
+            f"does not decode as a BackupMeta protobuf ({len(raw)} bytes), and its bytes are "
+            "not ciphertext either: the file is damaged or not a backupmeta",
+        )
+    return EncryptedMetaError(
+        path,
+        "does not decode as a BackupMeta protobuf, so it is most likely encrypted "
+        f"(or damaged): {_CRYPTER_HINT}",
+    )
+
+
+_CLUSTER_ID_TAG = 0x08  # field 1 (cluster_id), varint: the first field BR writes
+
+
+def _looks_like_ciphertext(raw: bytes) -> bool:
+    """Whether the bytes are as evenly spread as AES-CTR output: nearly as many distinct
+    byte values as random bytes of that length have (plain protobuf and text have far
+    fewer)."""
+    if len(raw) <= IV_LENGTH:
+        return False
+    sample = raw[:4096]
+    expected = 256 * (1 - (255 / 256) ** len(sample))
+    return len(set(sample)) >= 0.8 * expected
 
 
 def _parse_plausible(data: bytes) -> brpb.BackupMeta | None:
@@ -343,6 +414,15 @@ class _MetaWalker:
         self._storage = storage
         self._cipher = cipher
         self.read: list[ChildMetaFile] = []
+        self._in_memory = META_MEMORY_BYTES
+        self._lock = threading.Lock()
+
+    def data_files(self, meta: brpb.BackupMeta) -> DataFiles:
+        """The data files of the inline v1 list and of the `file_index` tree, in order,
+        each name checked."""
+        parts = [_builder_of(meta.files, BACKUPMETA_NAME)]
+        parts += [leaf.data for leaf in self._leaves(meta, "file_index")]
+        return DataFiles(parts)
 
     def leaves(self, meta: brpb.BackupMeta, index_field: str) -> Iterator[brpb.MetaFile]:
         for leaf, _ in self.leaves_with_source(meta, index_field):
@@ -351,7 +431,12 @@ class _MetaWalker:
     def leaves_with_source(
         self, meta: brpb.BackupMeta, index_field: str
     ) -> Iterator[tuple[brpb.MetaFile, str]]:
-        """Leaf MetaFiles under `meta.<index_field>`, with the object each came from."""
+        """Leaf MetaFiles under `meta.<index_field>`, with the object each came from
+        (their data files are in `data_files`)."""
+        for leaf in self._leaves(meta, index_field):
+            yield leaf.meta, leaf.source
+
+    def _leaves(self, meta: brpb.BackupMeta, index_field: str) -> Iterator[_Leaf]:
         if not meta.HasField(index_field):
             return
         index: brpb.MetaFile = getattr(meta, index_field)
@@ -364,47 +449,66 @@ class _MetaWalker:
         depth: int,
         ancestors: tuple[str, ...],
         index_field: str,
-    ) -> Iterator[tuple[brpb.MetaFile, str]]:
+    ) -> Iterator[_Leaf]:
         if not node.meta_files:
-            yield node, source
+            yield _Leaf(node, _builder_of(node.data_files, source), source)
             return
         if depth >= _MAX_INDEX_DEPTH:
             raise BackupMetaError(
                 source, f"nests meta-file indexes deeper than {_MAX_INDEX_DEPTH} levels"
             )
-        for pointer in node.meta_files:
+        pointers = list(node.meta_files)
+        for pointer in pointers:
             if pointer.name in ancestors:
                 raise BackupMetaError(pointer.name, "is referenced from inside itself (a cycle)")
-            child = self._read_child(pointer, source)
-            self.read.append(ChildMetaFile(index_field, pointer.name, pointer.size))
-            yield from self._walk(
-                child, pointer.name, depth + 1, (*ancestors, pointer.name), index_field
-            )
 
-    def _read_child(self, pointer: brpb.File, parent: str) -> brpb.MetaFile:
+        def read(pointer: brpb.File) -> _Leaf:
+            return self._read_child(pointer, source)
+
+        with ThreadPoolExecutor(min(META_READERS, len(pointers)), "meta") as pool:
+            for pointer, child in zip(pointers, pool.map(read, pointers), strict=True):
+                self.read.append(ChildMetaFile(index_field, pointer.name, pointer.size))
+                if child.meta.meta_files:
+                    yield from self._walk(
+                        child.meta,
+                        pointer.name,
+                        depth + 1,
+                        (*ancestors, pointer.name),
+                        index_field,
+                    )
+                else:
+                    yield child
+
+    def _read_child(self, pointer: brpb.File, parent: str) -> _Leaf:
+        """The child meta file `pointer` names, streamed: its data files packed, the rest
+        parsed, after its size and SHA-256 are checked."""
         name = pointer.name
         if not name:
             raise BackupMetaError(parent, "has a meta-file index entry without a name")
+        check_input_name(name, listed_in=parent, what="meta file")
+        with self._lock:
+            spill = not 0 < pointer.size <= self._in_memory
+            if not spill:
+                self._in_memory -= pointer.size
+        sink = _ChildSink(self._cipher, pointer.cipher_iv, spill=spill)
         try:
-            content = self._storage.get_bytes(name)
+            _, size = self._storage.stream_to(name, sink)
         except ObjectNotFoundError:
             raise BackupMetaError(
                 name, f"is listed in {parent} but missing from the storage"
             ) from None
-        if pointer.size and len(content) != pointer.size:
+        if pointer.size and size != pointer.size:
             raise BackupMetaError(
                 name,
-                f"is {len(content)} bytes, but {parent} records {pointer.size}; "
+                f"is {size} bytes, but {parent} records {pointer.size}; "
                 "the file is truncated or was replaced",
             )
-        if self._cipher is not None and content:
-            if len(pointer.cipher_iv) != IV_LENGTH:
-                raise BackupMetaError(
-                    name,
-                    f"has no {IV_LENGTH}-byte cipher_iv in {parent} although a cipher was given",
-                )
-            content = self._cipher.decrypt(content, pointer.cipher_iv)
-        digest = hashlib.sha256(content).digest()
+        if sink.missing_iv:
+            raise BackupMetaError(
+                name,
+                f"has no {IV_LENGTH}-byte cipher_iv in {parent} although a cipher was given",
+            )
+        digest = sink.hasher.digest()
         if digest != pointer.sha256:
             if self._cipher is None and pointer.cipher_iv:
                 raise EncryptedMetaError(
@@ -413,12 +517,151 @@ class _MetaWalker:
             raise ChecksumMismatchError(
                 name, expected=pointer.sha256, actual=digest, what="meta file"
             )
-        child = brpb.MetaFile()
+        rest = brpb.MetaFile()
         try:
-            child.ParseFromString(content)
-        except DecodeError:
+            rest.ParseFromString(sink.splitter.finish())
+        except (DecodeError, _MalformedMetaFile):
             raise BackupMetaError(name, "does not decode as a MetaFile protobuf") from None
-        return child
+        return _Leaf(rest, _checked(sink.splitter.data.finish(), name), name)
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """A leaf of an index: its data files (packed) and its other fields (parsed)."""
+
+    meta: brpb.MetaFile
+    data: PackedFiles
+    source: str
+
+
+def _builder_of(files: Sequence[brpb.File], source: str) -> PackedFiles:
+    builder = DataFilesBuilder(spill=len(files) > _SPILL_FROM)
+    for f in files:
+        check_input_name(f.name, listed_in=source, what="data file")
+        builder.add(canonical(f.SerializeToString())[1])
+    return builder.finish()
+
+
+def _checked(data: PackedFiles, source: str) -> PackedFiles:
+    """`data` with every file parsed once and its name checked; a file whose name field
+    is not first (or is repeated) is encoded again, so that `name_of` reads it right."""
+    rebuilt: DataFilesBuilder | None = None
+    for i, raw in enumerate(data.raws()):
+        try:
+            parsed, kept = canonical(raw)
+        except DecodeError:
+            raise BackupMetaError(source, "holds a data file that does not decode") from None
+        check_input_name(parsed.name, listed_in=source, what="data file")
+        if rebuilt is None and kept is not raw:
+            rebuilt = DataFilesBuilder(spill=data.file is not None)
+            for j, earlier in enumerate(data.raws()):
+                if j == i:
+                    break
+                rebuilt.add(earlier)
+        if rebuilt is not None:
+            rebuilt.add(kept)
+    return data if rebuilt is None else rebuilt.finish()
+
+
+class _MalformedMetaFile(Exception):
+    pass
+
+
+class _ChildSink:
+    """Where a child meta file streams to: decrypts, hashes the plaintext, and splits it."""
+
+    def __init__(self, cipher: Cipher | None, iv: bytes, *, spill: bool) -> None:
+        self.hasher = hashlib.sha256()
+        self.splitter = _MetaFileSplitter(spill=spill)
+        self.missing_iv = cipher is not None and len(iv) != IV_LENGTH
+        self._context = cipher.context(iv) if cipher is not None and not self.missing_iv else None
+
+    def write(self, data: bytes) -> int:
+        if self.missing_iv:
+            return len(data)
+        plain = self._context.update(data) if self._context is not None else data
+        self.hasher.update(plain)
+        self.splitter.feed(plain)
+        return len(data)
+
+
+class _MetaFileSplitter:
+    """Splits the encoding of a `MetaFile`, fed in pieces, into its data files (kept
+    encoded, in `data`) and the encoding of all its other fields (`finish`). A malformed
+    encoding is remembered, not raised, so that the checksum is checked first."""
+
+    def __init__(self, *, spill: bool) -> None:
+        self.data = DataFilesBuilder(spill=spill)
+        self._pending = bytearray()
+        self._rest = bytearray()
+        self._malformed = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self._malformed:
+            return
+        buffer = self._pending
+        buffer += chunk
+        try:
+            used = self._split(buffer)
+        except _MalformedMetaFile:
+            self._malformed = True
+            return
+        del buffer[:used]
+
+    def _split(self, buffer: bytearray) -> int:
+        """Takes the whole fields at the start of `buffer`; returns the bytes taken."""
+        pos, end = 0, len(buffer)
+        add_data, add_rest = self.data.add, self._rest.extend
+        while pos < end:
+            start = pos
+            tag, pos = _varint(buffer, pos, end)
+            if pos < 0:
+                return start
+            wire = tag & 7
+            if wire == 2:
+                size, pos = _varint(buffer, pos, end)
+                if pos < 0 or pos + size > end:
+                    return start
+                if tag >> 3 == _DATA_FILES_FIELD:
+                    add_data(buffer[pos : pos + size])
+                else:
+                    add_rest(buffer[start : pos + size])
+                pos += size
+            elif wire == 0:
+                _, pos = _varint(buffer, pos, end)
+                if pos < 0:
+                    return start
+                add_rest(buffer[start:pos])
+            elif wire in (1, 5):
+                pos += 8 if wire == 1 else 4
+                if pos > end:
+                    return start
+                add_rest(buffer[start:pos])
+            else:
+                raise _MalformedMetaFile
+        return pos
+
+    def finish(self) -> bytes:
+        """The encoding of every field but the data files (packed in `data`, now done);
+        raises `_MalformedMetaFile`."""
+        if self._malformed or self._pending:
+            raise _MalformedMetaFile
+        return bytes(self._rest)
+
+
+def _varint(buffer: bytearray, pos: int, end: int) -> tuple[int, int]:
+    """The varint at `pos` and the position after it; (0, -1) when it is cut off."""
+    value = shift = 0
+    while pos < end:
+        byte = buffer[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise _MalformedMetaFile
+    return 0, -1
 
 
 # --- schemas and DDLs -----------------------------------------------------------------------

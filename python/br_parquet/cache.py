@@ -5,13 +5,16 @@ Each SST is fetched once (`fetch.fetch_sst`: checked, decrypted, small ones kept
 memory) and pinned while a scan reads it; unpinned SSTs are dropped, least recently
 used first, whenever the cache holds more than `max_bytes` on disk or
 `MEMORY_CACHE_BYTES` in memory.
+
+The cache folder is private (mode 0700) and removed by `close()`, else when the cache is
+garbage-collected or the interpreter exits; an export that was killed leaves it to the
+next export, which removes the temp folders of dead processes.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from .crypto import Cipher
 from .fetch import LocalSst, fetch_sst
+from .interrupt import make_temp_dir, remove_temp_dir
 from .proto import brpb_pb2 as brpb
 from .storage import Storage
 
@@ -65,6 +69,7 @@ class SstCache:
         self._cipher = cipher
         self._parent = directory
         self._directory: Path | None = None
+        self._cleanup: weakref.finalize[[Path], SstCache] | None = None
         self.max_bytes = max_bytes
         self.stats = CacheStats()
         self._lock = threading.Lock()
@@ -112,9 +117,8 @@ class SstCache:
     def _folder(self) -> Path:
         with self._lock:
             if self._directory is None:
-                self._directory = Path(
-                    tempfile.mkdtemp(prefix="br-parquet-cache-", dir=self._parent)
-                )
+                self._directory = make_temp_dir("cache", self._parent)
+                self._cleanup = weakref.finalize(self, remove_temp_dir, self._directory)
             return self._directory
 
     def _evict(self) -> None:
@@ -145,6 +149,7 @@ class SstCache:
         """Drops every SST and removes the cache folder."""
         self.clear()
         with self._lock:
-            if self._directory is not None:
-                shutil.rmtree(self._directory, ignore_errors=True)
+            if self._cleanup is not None:
+                self._cleanup()
+                self._cleanup = None
                 self._directory = None

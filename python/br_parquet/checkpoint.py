@@ -6,20 +6,30 @@ folders starting with `_` when they read the Parquet objects beside it):
 
 - `meta.json`: the format version, the config hash and the settings it covers, the
   backup's identity and the creation time. Written once, before the first Parquet object.
-- `entries/{db}/{table}/{sst_stem}.parquet.json`: one entry per Parquet object, written
-  only after the object is completely uploaded: the JSON form of its `WrittenObject`
-  (object path, source SSTs, database, table, table ID, row count, byte size, SHA-256,
-  finished time, and the paths of every object of the same SST task).
+- `entries/{db}/{table}/{sst_stem}.parquet.json`: one entry per Parquet object, written by
+  its SST task only after the object is completely uploaded: the JSON form of its
+  `WrittenObject` (object path, source SSTs, database, table, table ID, row count, byte
+  size, SHA-256, the ETag the store gave it, finished time, and the paths of every object
+  of the same SST task).
 - `entries/_empty_tasks/{sst_stem}.json`: one entry per SST task that produced no object
   (all its records deletes, or rows of tables outside the selection), so that a resumed
   run does not download and decode it again.
+- `index/{seq}.json`: many entries in one document. The exporting process (`Compactor`)
+  folds the entries of finished tasks into a new index every `INDEX_FLUSH_ENTRIES`
+  entries and at the end of the run, and only then deletes the entries it covers; it
+  merges small indexes into one (at most `INDEX_CAP` entries each) once there are
+  `INDEX_MERGE_AT` of them, and deletes the merged ones after the merge is written. So
+  opening the checkpoint of a large export takes a handful of reads, and a kill at any
+  moment loses at most a compaction in progress, never an entry.
 
 Every document is written with one atomic write (a single PUT on object stores, a staging
 file renamed into place on local disk) and carries the SHA-256 of its own canonical JSON
-(`checksum`), so a torn, edited or foreign entry is recognised and ignored rather than
-trusted. A task is reusable only when each object in its `task_objects` has a valid entry
-and is in the storage with the recorded size and, unless verification is limited to
-sizes, the recorded SHA-256; any other task is done again, overwriting its objects.
+(`checksum`), so a torn, edited or foreign document is recognised and ignored rather than
+trusted. An entry found more than once is taken from its entry document before any index
+(an entry is written only after every index that can hold an older form of it), else from
+the index with the highest `seq`. A task is reusable only when each object in its
+`task_objects` has a valid entry and is in the storage as recorded (`Verify`: by default
+its size and ETag in one listing); any other task is done again, overwriting its objects.
 """
 
 from __future__ import annotations
@@ -27,44 +37,74 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .backupmeta import BackupMeta
-from .errors import CheckpointError, CheckpointMismatchError, ObjectNotFoundError
+from .crashpoints import crash_point
+from .errors import CheckpointError, CheckpointMismatchError, ObjectNotFoundError, StorageError
 from .naming import normalize_prefix, sst_stem
 from .storage import Storage
 from .written import WrittenObject
 
+if TYPE_CHECKING:
+    from .events import Event
+
 log = logging.getLogger("br_parquet.checkpoint")
 
 FORMAT_NAME = "br-parquet-checkpoint"
-FORMAT_VERSION = 2
-"""Version of the checkpoint layout; any other is refused, not misread. Version 2 names
-objects so that no folder starts with `_` or `.`, and stores entries as `WrittenObject`s."""
+FORMAT_VERSION = 3
+"""Version of the checkpoint layout written. Version 2 named objects so that no folder
+starts with `_` or `.` and stored entries as `WrittenObject`s; version 3 adds the ETag of
+each object to its entry, and the index objects."""
+READABLE_VERSIONS = (2, 3)
+"""Versions that are opened; any other is refused, not misread. A version-2 checkpoint is
+upgraded in place: the first run that writes to it rewrites `meta.json` as version 3 (so
+an older br-parquet refuses it instead of ignoring the index objects), and its entries,
+which have no ETag, are checked by SHA-256 once and then recorded with the ETag listed."""
 
 CHECKPOINT_DIR = "_checkpoint"
 META_NAME = "meta.json"
 ENTRIES_DIR = "entries"
+INDEX_DIR = "index"
 EMPTY_TASKS_DIR = "_empty_tasks"
 OBJECT_SUFFIX = ".parquet"
 ENTRY_SUFFIX = ".json"
 
-Verify = Literal["sha256", "size"]
-VERIFY_MODES: tuple[Verify, ...] = ("sha256", "size")
-"""How a resumed run checks a finished object: its size and SHA-256 (read back in full,
-streamed), or only its size (one listing; misses same-size corruption)."""
+INDEX_FLUSH_ENTRIES = 1000
+"""Entries of finished tasks gathered before they are written as one index (and their
+entry documents deleted). `BR_PARQUET_CHECKPOINT_FLUSH_ENTRIES` overrides it."""
+FLUSH_ENV = "BR_PARQUET_CHECKPOINT_FLUSH_ENTRIES"
+INDEX_MERGE_AT = 8
+"""Indexes below `INDEX_CAP` entries that are merged into one as soon as there are this many."""
+INDEX_CAP = 20_000
+"""Entries in one index at most (about 12 MB of JSON, some 60 MB while it is parsed and its
+checksum checked), so that reading one stays small."""
+
+Verify = Literal["sha256", "size", "etag"]
+VERIFY_MODES: tuple[Verify, ...] = ("sha256", "size", "etag")
+"""How a resumed run checks a finished object before reusing it. `etag` (the default):
+one listing of the output, comparing each object's size and ETag with its entry (on local
+disk obstore's ETag is made of the file's inode, mtime and size); an object whose ETag
+differs or whose entry has none is read back and its SHA-256 compared. `sha256`: every
+object is read back, streamed. `size`: the listing's sizes only (misses same-size
+replacements)."""
+DEFAULT_VERIFY: Verify = "etag"
 
 DEFAULT_WORKERS = 8
-"""Entries read and objects verified concurrently when a checkpoint is opened."""
+"""Documents read, deleted and objects verified concurrently."""
 
 _OBJECT_KIND = "object"
 _EMPTY_TASK_KIND = "empty_task"
+_INDEX_KIND = "index"
+_INDEX_NAME = re.compile(r"(\d{1,18})\.json")
 _SHOWN_PROBLEMS = 10  # problems logged one by one; the rest only counted
 
 _SETTING_LABELS: dict[str, str] = {
@@ -204,6 +244,33 @@ class BackupIdentity:
 
 
 @dataclass(frozen=True)
+class EmptyTaskEntry:
+    """An SST task finished without producing an object."""
+
+    source_sst: str
+    source_default_sst: str | None
+    finished_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source_sst": self.source_sst,
+            "source_default_sst": self.source_default_sst,
+            "finished_at": self.finished_at,
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> EmptyTaskEntry:
+        """Raises `_InvalidDocument` saying what is wrong."""
+        default = document.get("source_default_sst")
+        if default is not None and not isinstance(default, str):
+            raise _InvalidDocument("has a source_default_sst that is not a string")
+        return cls(_str(document, "source_sst"), default, _str(document, "finished_at"))
+
+
+Entry = WrittenObject | EmptyTaskEntry
+
+
+@dataclass(frozen=True)
 class EntryWriter:
     """Records finished work as checkpoint entries: a small picklable value, so that an
     SST task can record its own objects wherever it runs (`record_*` take the output
@@ -214,8 +281,16 @@ class EntryWriter:
     config_hash: str
 
     @property
+    def directory(self) -> str:
+        return _join(self.prefix, CHECKPOINT_DIR)
+
+    @property
     def entries_prefix(self) -> str:
-        return f"{_join(self.prefix, CHECKPOINT_DIR)}/{ENTRIES_DIR}/"
+        return f"{self.directory}/{ENTRIES_DIR}/"
+
+    @property
+    def index_prefix(self) -> str:
+        return f"{self.directory}/{INDEX_DIR}/"
 
     def owns(self, obj: str) -> bool:
         head = self.prefix + "/" if self.prefix else ""
@@ -231,6 +306,15 @@ class EntryWriter:
     def empty_task_entry_name(self, source_sst: str) -> str:
         """Where the entry of an SST task that produced no object is stored."""
         return f"{self.entries_prefix}{EMPTY_TASKS_DIR}/{sst_stem(source_sst)}{ENTRY_SUFFIX}"
+
+    def name_of(self, entry: Entry) -> str:
+        """Where `entry` is stored as a document of its own."""
+        if isinstance(entry, WrittenObject):
+            return self.entry_name(entry.path)
+        return self.empty_task_entry_name(entry.source_sst)
+
+    def index_name(self, seq: int) -> str:
+        return f"{self.index_prefix}{seq:010d}{ENTRY_SUFFIX}"
 
     def record_object(self, storage: Storage, obj: WrittenObject) -> None:
         """Mark Parquet object `obj` finished. Call only once it is completely uploaded."""
@@ -248,26 +332,172 @@ class EntryWriter:
         self, storage: Storage, source_sst: str, source_default_sst: str | None
     ) -> None:
         """Mark an SST task that produced no Parquet object finished."""
+        entry = EmptyTaskEntry(source_sst, source_default_sst, utc_now())
         document: dict[str, Any] = {
             "kind": _EMPTY_TASK_KIND,
             "format_version": FORMAT_VERSION,
             "config_hash": self.config_hash,
-            "source_sst": source_sst,
-            "source_default_sst": source_default_sst,
-            "finished_at": utc_now(),
+            **entry.to_json(),
         }
         storage.put_bytes(self.empty_task_entry_name(source_sst), _seal(document))
 
 
-@dataclass(frozen=True)
-class _EmptyTaskEntry:
-    source_sst: str
-    source_default_sst: str | None
-    finished_at: str
-
-
 class _InvalidDocument(Exception):
     """A checkpoint document that must not be trusted; the message says why."""
+
+
+@dataclass(frozen=True)
+class _Index:
+    """An index object: its name, sequence number and entries (by entry name)."""
+
+    name: str
+    seq: int
+    entries: dict[str, Entry] = field(repr=False)
+
+
+# --- compaction -----------------------------------------------------------------------------
+
+
+class Compactor:
+    """Folds entries into index objects as the export runs, in the exporting process.
+
+    It is a listener of the export's events (`UploadFinished` of a task means all of its
+    entries are written; `RunFinished` ends the run): `add` gathers entries, `flush`
+    writes them as one index and then deletes their entry documents, `merge` rewrites the
+    small indexes as one and then deletes them, `close` flushes and merges what is left.
+    Each index is written before anything it replaces is deleted, so a kill anywhere
+    leaves every entry readable, in an index or in its own document. A failing store
+    only stops the compaction: the entry documents stay and the next run compacts them.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        writer: EntryWriter,
+        *,
+        next_seq: int = 1,
+        small: Sequence[_Index] = (),
+        flush_entries: int | None = None,
+        merge_at: int = INDEX_MERGE_AT,
+        cap: int = INDEX_CAP,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self.storage = storage
+        self.writer = writer
+        self.flush_entries = max(1, flush_entries or _flush_entries_setting())
+        self.merge_at = max(2, merge_at)
+        self.cap = max(1, cap)
+        self.workers = workers
+        self.indexes_written = 0
+        self.documents_deleted = 0
+        self._next_seq = next_seq
+        self._small = sorted(small, key=lambda i: i.seq)
+        self._pending: dict[str, Entry] = {}
+        self._pending_documents: set[str] = set()
+        """Names in `_pending` that are stored as entry documents (to delete once indexed)."""
+
+    def __call__(self, event: Event) -> None:
+        from .events import RunFinished, UploadFinished  # events imports this module's users
+
+        try:
+            if isinstance(event, UploadFinished):
+                objects: Sequence[Entry] = event.objects or (
+                    EmptyTaskEntry(event.sst, None, utc_now()),
+                )
+                self.add(objects)
+            elif isinstance(event, RunFinished):
+                self.close()
+        except StorageError as e:
+            log.warning(
+                "compacting the checkpoint failed (its entries stay as they are; the next "
+                "run compacts them): %s",
+                e,
+            )
+
+    @property
+    def pending(self) -> int:
+        """Entries gathered and not yet written in an index."""
+        return len(self._pending)
+
+    def add(self, entries: Iterable[Entry], *, stored: bool = True) -> None:
+        """Gathers finished entries; `stored`: each is in its own entry document. Writes
+        an index once `flush_entries` are gathered."""
+        for entry in entries:
+            name = self.writer.name_of(entry)
+            self._pending[name] = entry
+            if stored:
+                self._pending_documents.add(name)
+        if len(self._pending) >= self.flush_entries:
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes the gathered entries as one index, then deletes their entry documents."""
+        if not self._pending:
+            return
+        self._small.append(self._write(self._pending))
+        self._delete(sorted(self._pending_documents))
+        self._pending = {}
+        self._pending_documents = set()
+        if len(self._small) >= self.merge_at:
+            self.merge()
+
+    def merge(self) -> None:
+        """Rewrites the small indexes as one (or several of `cap` entries), then deletes
+        them. Later indexes win, as when the checkpoint is opened."""
+        if len(self._small) < 2:
+            return
+        combined: dict[str, Entry] = {}
+        for index in self._small:
+            combined.update(index.entries)
+        names = sorted(combined)
+        written = [
+            self._write({name: combined[name] for name in names[i : i + self.cap]})
+            for i in range(0, len(names), self.cap)
+        ]
+        merged, self._small = self._small, [i for i in written if len(i.entries) < self.cap]
+        self._delete([index.name for index in merged])
+
+    def close(self) -> None:
+        """At the end of a run: flush, then merge the small indexes."""
+        self.flush()
+        self.merge()
+
+    def _write(self, entries: Mapping[str, Entry]) -> _Index:
+        seq = self._next_seq
+        self._next_seq += 1
+        name = self.writer.index_name(seq)
+        values = list(entries.values())
+        document: dict[str, Any] = {
+            "kind": _INDEX_KIND,
+            "format_version": FORMAT_VERSION,
+            "config_hash": self.writer.config_hash,
+            "seq": seq,
+            "objects": [e.to_json() for e in values if isinstance(e, WrittenObject)],
+            "empty_tasks": [e.to_json() for e in values if isinstance(e, EmptyTaskEntry)],
+        }
+        crash_point("before-index")
+        self.storage.put_bytes(name, _seal(document))
+        crash_point("after-index")
+        self.indexes_written += 1
+        log.debug("checkpoint index %s holds %d entries", name, len(values))
+        return _Index(name, seq, dict(entries))
+
+    def _delete(self, names: Sequence[str]) -> None:
+        _parallel(self.storage.delete, names, self.workers)
+        self.documents_deleted += len(names)
+
+
+def _flush_entries_setting() -> int:
+    text = os.environ.get(FLUSH_ENV)
+    if not text:
+        return INDEX_FLUSH_ENTRIES
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{FLUSH_ENV}={text!r}: expected a positive number of entries")
+    return value
 
 
 @dataclass
@@ -277,15 +507,25 @@ class CheckpointStatus:
     fresh: bool = True
     """No checkpoint existed: `meta.json` was written by this run."""
     created_at: str = ""
+    format_version: int = FORMAT_VERSION
+    """The version `meta.json` had when it was opened."""
     entries: int = 0
-    """Valid entries read."""
+    """Valid entries found."""
+    index_objects: int = 0
+    """Index objects read (valid or not)."""
+    entry_documents: int = 0
+    """Entry documents read (valid or not): the entries not compacted into an index."""
     rejected_entries: list[str] = field(default_factory=list)
-    """Entry documents ignored (torn, corrupt, foreign), each with the reason."""
+    """Documents ignored (torn, corrupt, foreign), each with the reason."""
     redo_objects: list[str] = field(default_factory=list)
     """Objects with a valid entry that failed verification (missing, size, SHA-256)."""
     reusable_tasks: int = 0
     reusable_objects: int = 0
     reusable_rows: int = 0
+    listed_objects: int = 0
+    """Reusable objects checked by the listing alone."""
+    read_objects: int = 0
+    """Objects read back to check their SHA-256."""
 
 
 # --- the checkpoint --------------------------------------------------------------------------
@@ -295,21 +535,23 @@ class Checkpoint:
     """The checkpoint of one export under `{prefix}/_checkpoint/` of `storage`.
 
     `Checkpoint.open` loads (or starts) it; `reusable(task)` says whether an SST task is
-    finished; `record_object` / `record_empty_task` mark work finished. Safe to call from
-    the export's worker threads.
+    finished; `record_object` / `record_empty_task` mark work finished; `compactor` (None
+    when opened read-only) folds entries into index objects. The queries and records are
+    safe to call from the export's worker threads; the compactor belongs to one thread.
     """
 
     def __init__(self, storage: Storage, prefix: str, config: CheckpointConfig) -> None:
         self.storage = storage
         self.prefix = normalize_prefix(prefix)
         self.config = config
-        self.directory = _join(self.prefix, CHECKPOINT_DIR)
+        self.writer = EntryWriter(self.prefix, config.hash)
+        self.directory = self.writer.directory
         self.meta_name = f"{self.directory}/{META_NAME}"
         self.url = f"{storage.location.rstrip('/')}/{self.directory}/"
         """The checkpoint directory as a URL, for messages that tell the user to remove it."""
-        self.writer = EntryWriter(self.prefix, config.hash)
         self.entries_prefix = self.writer.entries_prefix
         self.status = CheckpointStatus()
+        self.compactor: Compactor | None = None
         self._reusable: dict[str, tuple[WrittenObject, ...]] = {}
 
     # --- opening ------------------------------------------------------------------------
@@ -322,55 +564,108 @@ class Checkpoint:
         config: CheckpointConfig,
         backup: BackupIdentity,
         *,
-        verify: Verify = "sha256",
+        verify: Verify = DEFAULT_VERIFY,
         workers: int = DEFAULT_WORKERS,
         read_only: bool = False,
+        flush_entries: int | None = None,
     ) -> Checkpoint:
         """Load the checkpoint under `prefix`, or start one by writing its `meta.json`
-        (unless `read_only`, as for a dry run: then nothing is written).
+        (unless `read_only`, as for a dry run: then nothing is written and there is no
+        compactor).
 
         Raises `CheckpointMismatchError` when it was written for another backup or other
         settings, `CheckpointError` when `meta.json` is unreadable; both before anything
-        else is written. Entries that fail validation or whose objects fail verification
-        (`verify`) are logged and their tasks left to be done again.
+        else is written. Documents that fail validation and objects that fail
+        verification (`verify`) are logged and their tasks left to be done again. Entries
+        left uncompacted by an earlier run are compacted now, with the compactor's
+        `flush_entries` (default `INDEX_FLUSH_ENTRIES`).
         """
         if verify not in VERIFY_MODES:
             raise ValueError(f"verify must be one of {VERIFY_MODES}, got {verify!r}")
         checkpoint = cls(storage, prefix, config)
-        checkpoint._load(backup, verify, max(1, workers), read_only)
+        checkpoint._load(backup, verify, max(1, workers), read_only, flush_entries)
         return checkpoint
 
-    def _load(self, backup: BackupIdentity, verify: Verify, workers: int, read_only: bool) -> None:
+    def _load(
+        self,
+        backup: BackupIdentity,
+        verify: Verify,
+        workers: int,
+        read_only: bool,
+        flush_entries: int | None,
+    ) -> None:
         try:
             raw = self.storage.get_bytes(self.meta_name)
         except ObjectNotFoundError:
             self._start(backup, write=not read_only)
+            if not read_only:
+                self.compactor = Compactor(
+                    self.storage, self.writer, flush_entries=flush_entries, workers=workers
+                )
             return
-        self._check_meta(raw)
+        document = self._check_meta(raw)
         self.status.fresh = False
-        objects, empty_tasks = self._read_entries(workers)
-        self._select_reusable(objects, empty_tasks, verify, workers)
+        indexes, documents, next_seq = self._read_documents(workers)
+        entries = self._combine(indexes, documents)
+        if self.status.format_version < FORMAT_VERSION and not read_only:
+            self._upgrade(document)
+        refreshed = self._select_reusable(entries, verify, workers)
         status = self.status
-        checked = "size and sha256" if verify == "sha256" else "size only"
         log.info(
             "checkpoint %s (created %s): %d Parquet objects (%d rows) of %d SST tasks "
-            "reusable, verified by %s; %d entries rejected, %d objects to redo",
+            "reusable (%s: %d checked by listing, %d read back); %d entries in %d index "
+            "objects and %d entry documents; %d documents rejected, %d objects to redo",
             self.directory,
             status.created_at or "?",
             status.reusable_objects,
             status.reusable_rows,
             status.reusable_tasks,
-            checked,
+            verify,
+            status.listed_objects,
+            status.read_objects,
+            status.entries,
+            status.index_objects,
+            status.entry_documents,
             len(status.rejected_entries),
             len(status.redo_objects),
         )
+        if read_only:
+            return
+        compactor = Compactor(
+            self.storage,
+            self.writer,
+            next_seq=next_seq,
+            small=[i for i in indexes if len(i.entries) < INDEX_CAP],
+            flush_entries=flush_entries,
+            workers=workers,
+        )
+        self.compactor = compactor
+        # Reusable entries still in documents of their own, and those now known with
+        # another ETag, go into an index at once: they never pile up over many kills.
+        leftovers: list[Entry] = []
+        for task, objects in self._reusable.items():
+            if not objects:
+                name = self.writer.empty_task_entry_name(task)
+                found = documents.get(name)
+                if isinstance(found, EmptyTaskEntry):
+                    leftovers.append(found)
+            leftovers.extend(o for o in objects if self.writer.entry_name(o.path) in documents)
+        compactor.add(leftovers, stored=True)
+        compactor.add(refreshed, stored=False)
+        try:
+            compactor.flush()
+        except StorageError as e:
+            log.warning("compacting the checkpoint failed (it stays as it is): %s", e)
 
     def _start(self, backup: BackupIdentity, *, write: bool) -> None:
-        leftovers = [o for o in self.storage.list(self.entries_prefix) if _is_entry(o.name)]
+        prefix = self.directory + "/"
+        leftovers = [
+            o for o in self.storage.list(prefix) if _is_entry(o.name) and o.name != self.meta_name
+        ]
         if leftovers:
             raise CheckpointError(
                 self.meta_name,
-                f"is missing although {self.entries_prefix} holds {len(leftovers)} entries "
+                f"is missing although {prefix} holds {len(leftovers)} entries "
                 f"(such as {leftovers[0].name}); the checkpoint was partly removed. Remove "
                 f"the whole checkpoint directory {self.url} to start over, use a new "
                 "--output-prefix, or pass --use-checkpoint=false",
@@ -400,7 +695,9 @@ class Checkpoint:
         self.status.created_at = created_at
         log.info("started checkpoint %s", self.directory)
 
-    def _check_meta(self, raw: bytes) -> None:
+    def _check_meta(self, raw: bytes) -> dict[str, Any]:
+        """The meta document, when this run may resume from it."""
+
         def invalid(reason: str) -> CheckpointError:
             return CheckpointError(
                 self.meta_name,
@@ -423,20 +720,22 @@ class Checkpoint:
             raise CheckpointError(
                 self.meta_name,
                 f"was written by a newer br-parquet (checkpoint format version {found}; this "
-                f"one reads version {FORMAT_VERSION}): resume with that version, or remove "
-                f"the checkpoint directory {self.url}",
+                f"one reads versions {READABLE_VERSIONS[0]} to {FORMAT_VERSION}): resume with "
+                f"that version, or remove the checkpoint directory {self.url}",
                 directory=self.url,
             )
-        if found < FORMAT_VERSION:
+        if found not in READABLE_VERSIONS:
             raise CheckpointError(
                 self.meta_name,
                 f"was written by an older br-parquet (checkpoint format version {found}; this "
-                f"one reads version {FORMAT_VERSION}), which named some objects differently, "
-                "so resuming could leave duplicates. Finish the export with that version, or "
-                f"remove the checkpoint directory {self.url} and the objects beside it to "
-                "export again, or use a new --output-prefix",
+                f"one reads versions {READABLE_VERSIONS[0]} to {FORMAT_VERSION}), which named "
+                "some objects differently, so resuming could leave duplicates. Finish the "
+                "export with that version, or remove the checkpoint directory "
+                f"{self.url} and the objects beside it to export again, or use a new "
+                "--output-prefix",
                 directory=self.url,
             )
+        self.status.format_version = found
         recorded = document.get("config")
         recorded_hash = document.get("config_hash")
         if not isinstance(recorded, dict) or not isinstance(recorded_hash, str):
@@ -450,25 +749,101 @@ class Checkpoint:
                 f"the config hash was {recorded_hash}, now {self.config.hash}"
             ]
             raise CheckpointMismatchError(self.meta_name, directory=self.url, changes=changes)
+        return document
 
-    def _read_entries(
-        self, workers: int
-    ) -> tuple[dict[str, list[WrittenObject]], dict[str, _EmptyTaskEntry]]:
-        """Valid entries, grouped by task; invalid ones are recorded in the status."""
-        names = [o.name for o in self.storage.list(self.entries_prefix) if _is_entry(o.name)]
-        objects: dict[str, list[WrittenObject]] = defaultdict(list)
-        empty_tasks: dict[str, _EmptyTaskEntry] = {}
-        for name, parsed in zip(names, _parallel(self._read_entry, names, workers), strict=True):
+    def _upgrade(self, document: dict[str, Any]) -> None:
+        """Rewrites `meta.json` of an older readable version as the current one."""
+        before = document["format_version"]
+        upgraded = {**document, "format_version": FORMAT_VERSION, "upgraded_at": utc_now()}
+        self.storage.put_bytes(self.meta_name, _seal(upgraded, indent=2))
+        log.info(
+            "upgraded checkpoint %s from format version %d to %d",
+            self.directory,
+            before,
+            FORMAT_VERSION,
+        )
+
+    def _read_documents(self, workers: int) -> tuple[list[_Index], dict[str, Entry | str], int]:
+        """(valid indexes, {entry document: its entry or why it is rejected}, the next
+        index sequence number), from one listing of the checkpoint directory."""
+        index_names: list[str] = []
+        entry_names: list[str] = []
+        next_seq = 1
+        for info in self.storage.list(self.directory + "/"):
+            if info.name.startswith(self.writer.index_prefix):
+                index_names.append(info.name)
+                match = _INDEX_NAME.fullmatch(info.name[len(self.writer.index_prefix) :])
+                if match:
+                    next_seq = max(next_seq, int(match.group(1)) + 1)
+            elif info.name.startswith(self.entries_prefix) and _is_entry(info.name):
+                entry_names.append(info.name)
+        self.status.index_objects = len(index_names)
+        self.status.entry_documents = len(entry_names)
+        indexes: list[_Index] = []
+        # One at a time: each may hold INDEX_CAP entries, parsed as JSON in memory.
+        for name, parsed in zip(
+            index_names, _parallel(self._read_index, index_names, 1), strict=True
+        ):
             if isinstance(parsed, str):
-                self._reject(name, parsed)
-            elif isinstance(parsed, WrittenObject):
-                objects[parsed.source_sst].append(parsed)
+                self._reject(name, parsed, "index")
             else:
-                empty_tasks[parsed.source_sst] = parsed
-        self.status.entries = sum(map(len, objects.values())) + len(empty_tasks)
-        return objects, empty_tasks
+                indexes.append(parsed)
+        documents = dict(
+            zip(entry_names, _parallel(self._read_entry, entry_names, workers), strict=True)
+        )
+        for name, entry in documents.items():
+            if isinstance(entry, str):
+                self._reject(name, entry, "entry")
+        return indexes, documents, next_seq
 
-    def _read_entry(self, name: str) -> WrittenObject | _EmptyTaskEntry | str:
+    def _combine(
+        self, indexes: Sequence[_Index], documents: Mapping[str, Entry | str]
+    ) -> dict[str, Entry]:
+        """Every valid entry by entry name: entry documents first, then later indexes."""
+        entries: dict[str, Entry] = {}
+        for index in sorted(indexes, key=lambda i: i.seq):
+            entries.update(index.entries)
+        for name, entry in documents.items():
+            if isinstance(entry, str):
+                entries.pop(name, None)  # the newest form of it is unreadable
+            else:
+                entries[name] = entry
+        self.status.entries = len(entries)
+        return entries
+
+    def _read_index(self, name: str) -> _Index | str:
+        """The index stored as `name`, or why it cannot be trusted."""
+        try:
+            raw = self.storage.get_bytes(name)
+        except ObjectNotFoundError:
+            return "vanished while the checkpoint was read"
+        try:
+            return self._parse_index(name, _unseal(raw))
+        except _InvalidDocument as e:
+            return str(e)
+
+    def _parse_index(self, name: str, document: dict[str, Any]) -> _Index:
+        self._check_document(document, (FORMAT_VERSION,))
+        if document.get("kind") != _INDEX_KIND:
+            raise _InvalidDocument(f"has kind {_show(document.get('kind'))}")
+        seq = document.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool) or name != self.writer.index_name(seq):
+            raise _InvalidDocument(f"is stored under another name than index {_show(seq)}")
+        objects, empty_tasks = document.get("objects"), document.get("empty_tasks")
+        if not isinstance(objects, list) or not isinstance(empty_tasks, list):
+            raise _InvalidDocument("has no objects and empty_tasks lists")
+        entries: dict[str, Entry] = {}
+        for body in objects:
+            obj = self._object_entry(body)
+            entries[self.writer.entry_name(obj.path)] = obj
+        for body in empty_tasks:
+            if not isinstance(body, dict):
+                raise _InvalidDocument("has an empty-task record that is not an object")
+            empty = EmptyTaskEntry.from_json(body)
+            entries[self.writer.empty_task_entry_name(empty.source_sst)] = empty
+        return _Index(name, seq, entries)
+
+    def _read_entry(self, name: str) -> Entry | str:
         """The entry stored as `name`, or why it cannot be trusted."""
         try:
             raw = self.storage.get_bytes(name)
@@ -479,89 +854,123 @@ class Checkpoint:
         except _InvalidDocument as e:
             return str(e)
 
-    def _parse_entry(self, name: str, document: dict[str, Any]) -> WrittenObject | _EmptyTaskEntry:
-        if document.get("format_version") != FORMAT_VERSION:
-            raise _InvalidDocument(f"has format_version {_show(document.get('format_version'))}")
-        if document.get("config_hash") != self.config.hash:
-            raise _InvalidDocument("belongs to a checkpoint with a different config hash")
+    def _parse_entry(self, name: str, document: dict[str, Any]) -> Entry:
+        self._check_document(document, READABLE_VERSIONS)
         kind = document.get("kind")
         if kind == _EMPTY_TASK_KIND:
-            source_sst = _str(document, "source_sst")
-            default = document.get("source_default_sst")
-            if default is not None and not isinstance(default, str):
-                raise _InvalidDocument("has a source_default_sst that is not a string")
-            if name != self.writer.empty_task_entry_name(source_sst):
-                raise _InvalidDocument(f"is stored under another name than task {source_sst!r}")
-            return _EmptyTaskEntry(source_sst, default, _str(document, "finished_at"))
+            empty = EmptyTaskEntry.from_json(document)
+            if name != self.writer.empty_task_entry_name(empty.source_sst):
+                raise _InvalidDocument(
+                    f"is stored under another name than task {empty.source_sst!r}"
+                )
+            return empty
         if kind != _OBJECT_KIND:
             raise _InvalidDocument(f"has kind {_show(kind)}")
-        body = document.get("object")
-        if not isinstance(body, dict):
-            raise _InvalidDocument("has no object record")
-        try:
-            entry = WrittenObject.from_json(body)
-        except ValueError as e:
-            raise _InvalidDocument(str(e)) from None
-        if not self.writer.owns(entry.path) or name != self.writer.entry_name(entry.path):
+        entry = self._object_entry(document.get("object"))
+        if name != self.writer.entry_name(entry.path):
             raise _InvalidDocument(f"is stored under another name than object {entry.path!r}")
         return entry
 
+    def _check_document(self, document: Mapping[str, Any], versions: Sequence[int]) -> None:
+        if document.get("format_version") not in versions:
+            raise _InvalidDocument(f"has format_version {_show(document.get('format_version'))}")
+        if document.get("config_hash") != self.config.hash:
+            raise _InvalidDocument("belongs to a checkpoint with a different config hash")
+
+    def _object_entry(self, body: Any) -> WrittenObject:
+        if not isinstance(body, dict):
+            raise _InvalidDocument("has no object record")
+        try:
+            # Marked reused now: only the entries of reusable tasks are handed out.
+            entry = WrittenObject.from_json(body, reused=True)
+        except ValueError as e:
+            raise _InvalidDocument(str(e)) from None
+        if not self.writer.owns(entry.path):
+            raise _InvalidDocument(f"records object {entry.path!r} outside {self.prefix!r}")
+        return entry
+
     def _select_reusable(
-        self,
-        objects: Mapping[str, list[WrittenObject]],
-        empty_tasks: Mapping[str, _EmptyTaskEntry],
-        verify: Verify,
-        workers: int,
-    ) -> None:
-        candidates: dict[str, tuple[WrittenObject, ...]] = {}
-        for task, entries in objects.items():
-            wanted = {e.task_objects for e in entries}
-            recorded = tuple(sorted(e.path for e in entries))
+        self, entries: Mapping[str, Entry], verify: Verify, workers: int
+    ) -> list[WrittenObject]:
+        """Fills `_reusable`; returns the reusable entries whose ETag is now another (or
+        newly known) after their SHA-256 was checked, to be recorded again."""
+        objects: dict[str, list[WrittenObject]] = defaultdict(list)
+        empty_tasks: set[str] = set()
+        for entry in entries.values():
+            if isinstance(entry, WrittenObject):
+                objects[entry.source_sst].append(entry)
+            else:
+                empty_tasks.add(entry.source_sst)
+        candidates: dict[str, list[WrittenObject]] = {}
+        for task, group in objects.items():
+            wanted = {e.task_objects for e in group}
+            recorded = tuple(sorted(e.path for e in group))
             if task in empty_tasks:
                 log.warning("task %s has both object and empty-task entries; redoing it", task)
             elif len(wanted) == 1 and recorded == tuple(sorted(next(iter(wanted)))):
-                candidates[task] = tuple(
-                    sorted((replace(e, reused=True) for e in entries), key=lambda e: e.path)
-                )
+                candidates[task] = group
             else:
-                log.info("task %s was interrupted after %d objects; redoing it", task, len(entries))
+                log.info("task %s was interrupted after %d objects; redoing it", task, len(group))
         for task in empty_tasks:
             if task not in objects:
                 self._reusable[task] = ()
-        failures = self._verify(
+        failures, etags = self._verify(
             [e for group in candidates.values() for e in group], verify, workers
         )
         for obj, problem in sorted(failures.items()):
             self._redo(obj, problem)
+        refreshed: list[WrittenObject] = []
         for task, group in candidates.items():
-            if not any(e.path in failures for e in group):
-                self._reusable[task] = group
+            if any(e.path in failures for e in group):
+                continue
+            reused = []
+            for e in sorted(group, key=lambda e: e.path):
+                etag = etags.get(e.path, e.etag)
+                if etag != e.etag:
+                    e = replace(e, etag=etag)
+                    refreshed.append(e)
+                reused.append(e)
+            self._reusable[task] = tuple(reused)
         status = self.status
         status.reusable_tasks = len(self._reusable)
         status.reusable_objects = sum(map(len, self._reusable.values()))
         status.reusable_rows = sum(e.rows for es in self._reusable.values() for e in es)
+        return refreshed
 
     def _verify(
         self, entries: Sequence[WrittenObject], verify: Verify, workers: int
-    ) -> dict[str, str]:
-        """{object: problem} for the entries whose object is not as recorded."""
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """({object: problem} for the entries whose object is not as recorded, {object:
+        ETag listed} for those confirmed by their SHA-256)."""
         if not entries:
-            return {}
-        sizes = {
-            o.name: o.size for o in self.storage.list(self.prefix + "/" if self.prefix else "")
-        }
+            return {}, {}
+        wanted = {e.path for e in entries}
+        listed: dict[str, tuple[int, str | None]] = {}
+        for info in self.storage.list(self.prefix + "/" if self.prefix else ""):
+            if info.name in wanted:
+                listed[info.name] = (info.size, info.e_tag)
         problems: dict[str, str] = {}
         to_hash: list[WrittenObject] = []
         for entry in entries:
-            size = sizes.get(entry.path)
-            if size is None:
+            found = listed.get(entry.path)
+            if found is None:
                 problems[entry.path] = "is missing"
-            elif size != entry.size:
+            elif found[0] != entry.size:
                 problems[entry.path] = (
-                    f"is {size} bytes but its entry records {entry.size} (truncated or replaced)"
+                    f"is {found[0]} bytes but its entry records {entry.size} "
+                    "(truncated or replaced)"
                 )
-            elif verify == "sha256":
+            elif verify == "size" or (
+                verify == "etag" and entry.etag is not None and found[1] == entry.etag
+            ):
+                self.status.listed_objects += 1
+            else:
                 to_hash.append(entry)
+        self.status.read_objects = len(to_hash)
+        if verify == "etag" and to_hash:
+            log.info(
+                "reading back %d finished objects whose ETag is not the one recorded", len(to_hash)
+            )
 
         def check(entry: WrittenObject) -> str | None:
             try:
@@ -571,18 +980,33 @@ class Checkpoint:
             if size != entry.size:
                 return f"is {size} bytes but its entry records {entry.size}"
             if digest.hex() != entry.sha256:
-                return f"has sha256 {digest.hex()} but its entry records {entry.sha256}"
+                changed = (
+                    f" (its ETag {listed[entry.path][1]} is not the recorded {entry.etag})"
+                    if verify == "etag" and entry.etag is not None
+                    else ""
+                )
+                return f"has sha256 {digest.hex()} but its entry records {entry.sha256}{changed}"
             return None
 
+        etags: dict[str, str] = {}
         for entry, problem in zip(to_hash, _parallel(check, to_hash, workers), strict=True):
             if problem is not None:
                 problems[entry.path] = problem
-        return problems
+            else:
+                etag = listed[entry.path][1]
+                if etag is not None:
+                    etags[entry.path] = etag
+        return problems, etags
 
-    def _reject(self, name: str, reason: str) -> None:
+    def _reject(self, name: str, reason: str, kind: str) -> None:
         rejected = self.status.rejected_entries
         if len(rejected) < _SHOWN_PROBLEMS:
-            log.warning("ignoring checkpoint entry %s: it %s; its task is redone", name, reason)
+            consequence = (
+                "the tasks it lists are redone unless recorded elsewhere"
+                if kind == "index"
+                else "its task is redone"
+            )
+            log.warning("ignoring checkpoint %s %s: it %s; %s", kind, name, reason, consequence)
         rejected.append(f"{name}: {reason}")
 
     def _redo(self, obj: str, problem: str) -> None:

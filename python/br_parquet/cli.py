@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,10 +18,11 @@ from rich.console import Console
 from . import runlog
 from .api import open_backup, run_export, run_redactor
 from .crypto import Cipher, cipher_from_options
-from .errors import BrParquetError, EncryptedMetaError
+from .errors import EncryptedMetaError, Interrupted, exit_code_of, message_of
 from .events import Listener
 from .gobool import ACCEPTED, parse_go_bool
 from .inspection import encrypted_json, encrypted_text, inspect_backup, render_text
+from .interrupt import as_interrupted, exit_if_aborted, stop_on_signals
 from .options import ExportOptions, Flag, flag_fields
 from .progress import ProgressBar
 from .proto import brpb_pb2 as brpb
@@ -219,12 +221,74 @@ def print_plan(result: ExportResult) -> None:
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "br-parquet-export") -> int:
+    """The export command. SIGINT and SIGTERM stop it after the SST tasks in flight, with
+    the checkpoint consistent (exit code 130 / 143); a second signal aborts at once."""
+    with stop_on_signals() as stop:
+        try:
+            return _export_main(argv, prog=prog)
+        except (Interrupted, KeyboardInterrupt) as e:  # a signal outside the export itself
+            signal_name = as_interrupted(e)
+            if signal_name is None:
+                raise
+            error = e if isinstance(e, Interrupted) else Interrupted(signal_name)
+            print(f"{prog}: error: {error}", file=sys.stderr)
+            return error.exit_code
+        finally:
+            exit_if_aborted(stop)
+
+
+def _export_main(argv: Sequence[str] | None, *, prog: str) -> int:
+    """Parses the flags (argparse exits 2 on a usage error) and runs the export; any
+    other failure ends in one error line and the exit code of its kind."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    report = FailureReport(prog, args.log_level, args.log_format, args.log_file)
+    try:
+        handler = runlog.configure(level=args.log_level, fmt=args.log_format, file=args.log_file)
+    except OSError as e:  # the log file cannot be opened: nowhere to log but stderr
+        print(f"{prog}: error: cannot write the log file: {e}", file=sys.stderr)
+        return exit_code_of(e)
+    try:
+        return _run_export(args, parser, report, handler)
+    except Exception as e:
+        return report(e)
+
+
+class FailureReport:
+    """Says what failed in one line, `{prog}: error: {message}` (a JSON log line under
+    `--log-format json`; on stderr too when logs go to a file), with the traceback only at
+    `--log-level debug`, and gives the exit code of the failure's kind. `redact` masks
+    the run's secrets once they are known."""
+
+    def __init__(self, prog: str, level: str, fmt: str, log_file: str | None) -> None:
+        self.prog = prog
+        self.debug = level == "debug"
+        self.json = fmt == "json"
+        self.log_file = log_file
+        self.redact: Callable[[str], str] = str
+
+    def __call__(self, error: Exception) -> int:
+        line = f"{self.prog}: error: {self.redact(message_of(error))}"
+        if self.json or self.log_file:
+            logging.getLogger("br_parquet.run").error(line, exc_info=error if self.debug else None)
+        if not self.json or self.log_file:
+            if self.debug and not self.log_file:
+                traceback.print_exception(error, file=sys.stderr)
+            print(line, file=sys.stderr)
+        return exit_code_of(error)
+
+
+def _run_export(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    report: FailureReport,
+    handler: logging.Handler,
+) -> int:
     source = _backend(args.input_storage_base64, args.input, "input", parser)
     target = _backend(args.output_storage_base64, args.output, "output", parser)
     options = options_from_args(args, parser)
     redact = run_redactor(source, target, options)
+    report.redact = redact
     handler = runlog.configure(
         level=args.log_level, fmt=args.log_format, file=args.log_file, redact=redact
     )
@@ -242,14 +306,13 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "br-parquet-export") 
         listeners.append(bar)
     try:
         result = run_export(source, target, options, listeners=listeners)
-    except (BrParquetError, OSError) as e:
-        message = redact(str(e))
-        if args.log_format == "json":
-            logging.getLogger("br_parquet.run").error(f"{prog}: error: {message}")
-        else:
-            print(f"{prog}: error: {message}", file=sys.stderr)
+    except Exception as e:
+        if bar is not None:
+            bar.stop()  # the error line goes below the bar's final state
+            bar = None
+        code = report(e)
         _render(summary)
-        return 1
+        return code
     finally:
         if bar is not None:
             bar.stop()
@@ -295,6 +358,12 @@ def build_inspect_parser() -> argparse.ArgumentParser:
         "file); default: every table but the system schemas",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=list(LOG_LEVELS),
+        help="debug: print the traceback of an error",
+    )
     enc = p.add_argument_group("encrypted backups (BR --crypter.*)")
     enc.add_argument(
         "--crypter.method",
@@ -310,9 +379,11 @@ def build_inspect_parser() -> argparse.ArgumentParser:
 
 
 def inspect_main(argv: Sequence[str] | None = None) -> int:
-    """`br-parquet inspect`: 0 with the report on stdout; 1 on an error (and for an
-    encrypted backup without `--crypter.*`, after saying so); 2 on a usage error."""
+    """`br-parquet inspect`: 0 with the report on stdout; otherwise one error line and
+    the exit code of its kind (for an encrypted backup without `--crypter.*`, after
+    saying what is known)."""
     args = build_inspect_parser().parse_args(argv)
+    failed = FailureReport(_INSPECT_PROG, args.log_level, "text", None)
     backend: brpb.StorageBackend | None = None
     crypter: Cipher | None = None
     try:
@@ -334,11 +405,9 @@ def inspect_main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps(encrypted_json(location, str(e)), indent=2))
             else:
                 print(encrypted_text(location), end="")
-        print(f"{_INSPECT_PROG}: error: {e}", file=sys.stderr)
-        return 1
-    except BrParquetError as e:
-        print(f"{_INSPECT_PROG}: error: {e}", file=sys.stderr)
-        return 1
+        return failed(e)
+    except Exception as e:
+        return failed(e)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

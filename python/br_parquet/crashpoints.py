@@ -14,8 +14,10 @@ power for everything but the storage) at the n-th (1-based) `<event>` of the run
   after the point, while the operation that follows runs (or just after it), e.g.
   `during-before-upload:5` in the middle of the fifth upload.
 
-Events: `before-upload`, `after-upload`, `before-entry`, `after-entry`. Without the
-variable (always, outside tests) `crash_point` returns at once.
+Events: `before-upload`, `after-upload`, `before-entry`, `after-entry`, and, where the
+checkpoint compacts entries, `before-index` and `after-index` around each index object
+write (after it come the deletions of what the index replaces). Without the variable
+(always, outside tests) `crash_point` returns at once.
 
 A second hook slows a run down, so that a test can watch it (scrape its metrics, read its
 progress) while it lasts: each SST task calls `task_delay()` when it starts, which, with
@@ -23,6 +25,15 @@ progress) while it lasts: each SST task calls `task_delay()` when it starts, whi
     BR_PARQUET_TEST_TASK_DELAY_MS=<ms>
 
 set, sleeps that many milliseconds; without the variable it returns at once.
+
+A third hook holds tasks back until a test lets them go, so that it can act (send a
+signal) at a known point: each SST task then calls `task_gate()`, which, with
+
+    BR_PARQUET_TEST_TASK_GATE=<directory>
+
+set, blocks the n-th task to start in this process (1-based) until a file named `n`
+exists in that directory, checking every `GATE_POLL_SECONDS`; without the variable it
+returns at once.
 """
 
 from __future__ import annotations
@@ -34,7 +45,16 @@ import time
 
 ENV = "BR_PARQUET_TEST_KILL"
 DELAY_ENV = "BR_PARQUET_TEST_TASK_DELAY_MS"
-EVENTS = ("before-upload", "after-upload", "before-entry", "after-entry")
+GATE_ENV = "BR_PARQUET_TEST_TASK_GATE"
+GATE_POLL_SECONDS = 0.01
+EVENTS = (
+    "before-upload",
+    "after-upload",
+    "before-entry",
+    "after-entry",
+    "before-index",
+    "after-index",
+)
 
 
 class _Plan:
@@ -99,3 +119,20 @@ def task_delay() -> None:
     """Sleep as long as `BR_PARQUET_TEST_TASK_DELAY_MS` says (not at all without it)."""
     if _task_delay:
         time.sleep(_task_delay)
+
+
+_gate = os.environ.get(GATE_ENV)
+_gate_tasks = 0
+_gate_lock = threading.Lock()
+
+
+def task_gate() -> None:
+    """Wait until `BR_PARQUET_TEST_TASK_GATE` lets this task go (at once without it)."""
+    global _gate_tasks
+    if not _gate:
+        return
+    with _gate_lock:
+        _gate_tasks += 1
+        ticket = os.path.join(_gate, str(_gate_tasks))
+    while not os.path.exists(ticket):
+        time.sleep(GATE_POLL_SECONDS)

@@ -4,13 +4,102 @@ Every error derives from `BrParquetError`, so callers (the CLI, notebooks) can c
 everything the package raises deliberately with one `except`. Each class carries the
 names it is about (object, file, rule) as attributes, and builds a message that says
 what was expected. New stages add their classes here, next to the existing ones.
+
+Each class also carries the process exit code of its kind (`exit_code`), the contract the
+command line keeps (see README, "Errors and exit codes"); `exit_code_of` maps any
+exception to one.
 """
 
 from __future__ import annotations
 
+import signal
+from typing import Any
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+"""An unexpected exception: a bug."""
+EXIT_USAGE = 2
+"""Bad flags, filter syntax, storage URL/base64, crypter options, unknown tables, a
+checkpoint of another configuration."""
+EXIT_BAD_INPUT = 3
+"""The backup is malformed: backupmeta, SSTs, keys, rows, TableInfo, sha256 of inputs."""
+EXIT_STORAGE = 4
+"""A storage operation failed (after retries), permission denied, missing bucket."""
+EXIT_VERIFICATION = 5
+"""The export does not match the backup's own checksums."""
+EXIT_SIGINT = 128 + signal.SIGINT
+EXIT_SIGTERM = 128 + signal.SIGTERM
+
 
 class BrParquetError(Exception):
     """Base class of every error raised on purpose by br-parquet."""
+
+    exit_code: int = EXIT_INTERNAL
+    """The process exit code for this kind of failure (a class attribute; `Interrupted`
+    sets it per instance)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclass constructors take other arguments than the message; rebuilding from
+        # the attributes lets every error cross a process pool intact.
+        return (_rebuild, (type(self), self.__dict__, self.args))
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The process exit code for `exc`: its class's code for a `BrParquetError`, 4 for
+    other `OSError`s (storage and file-system failures), 130 for `KeyboardInterrupt`,
+    and 1 (internal error) for anything else."""
+    if isinstance(exc, BrParquetError):
+        return exc.exit_code
+    if isinstance(exc, OSError):
+        return EXIT_STORAGE
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_SIGINT
+    return EXIT_INTERNAL
+
+
+def message_of(exc: BaseException) -> str:
+    """The one-line message the command line prints for `exc`: its own message for a
+    `BrParquetError` or `OSError`; for anything else, an internal error naming its type."""
+    text = (
+        str(exc)
+        if isinstance(exc, BrParquetError | OSError)
+        else (
+            f"internal error ({type(exc).__name__}: {exc}); this is a bug in br-parquet, "
+            "run again with --log-level debug for the traceback"
+        )
+    )
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+class UsageError(BrParquetError):
+    """The command line or an API argument is invalid."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(BrParquetError):
+    """The backup itself is malformed (base of the bad-input classes that carry no
+    more specific base)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class InternalError(BrParquetError):
+    """An unexpected failure inside br-parquet (a bug), with the original exception as
+    its cause."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class Interrupted(BrParquetError):
+    """The run was stopped by a signal; `signal_name` is `SIGINT` or `SIGTERM`."""
+
+    exit_code = EXIT_SIGINT
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        self.signal_name = signal_name
+        self.exit_code = EXIT_SIGTERM if signal_name == "SIGTERM" else EXIT_SIGINT
+        super().__init__(f"interrupted by {signal_name}")
 
 
 # --- storage -----------------------------------------------------------------------
@@ -22,6 +111,8 @@ class StorageError(BrParquetError):
     `name` is the object name relative to the storage root (None when the failure is
     not about one object); `location` describes the storage (URL without secrets).
     """
+
+    exit_code = EXIT_STORAGE
 
     def __init__(self, message: str, *, name: str | None = None, location: str = "") -> None:
         self.name = name
@@ -40,11 +131,24 @@ class ObjectNotFoundError(StorageError):
         super().__init__(message, name=name, location=location)
 
 
+class MissingInputError(ObjectNotFoundError):
+    """An object the backup's metadata lists (a data SST) is not in the storage: the
+    backup is incomplete."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, name: str, *, location: str = "", what: str = "data file") -> None:
+        self.what = what
+        super().__init__(name, location=location, detail=f"backupmeta lists it as a {what}")
+
+
 class InvalidStorageUrlError(StorageError):
     """A storage URL or a `--*-storage-base64` value cannot be turned into a backend.
 
     `url` is the offending input with credentials redacted.
     """
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
@@ -54,6 +158,8 @@ class InvalidStorageUrlError(StorageError):
 
 class UnsupportedStorageError(StorageError):
     """The storage backend kind (or one of its options) is not supported by br-parquet."""
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, location: str, reason: str) -> None:
         self.reason = reason
@@ -69,6 +175,8 @@ class ChecksumMismatchError(BrParquetError):
     `expected` and `actual` are the raw 32-byte digests.
     """
 
+    exit_code = EXIT_BAD_INPUT
+
     def __init__(self, name: str, *, expected: bytes, actual: bytes, what: str = "") -> None:
         self.name = name
         self.expected = expected
@@ -79,12 +187,31 @@ class ChecksumMismatchError(BrParquetError):
         )
 
 
+class SizeMismatchError(StorageError):
+    """An input object's size differs from the size the backup records for it (a
+    truncated or replaced file)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, name: str, *, expected: int, actual: int, location: str = "") -> None:
+        self.expected = expected
+        self.actual = actual
+        where = f" in {location}" if location else ""
+        super().__init__(
+            f"size mismatch for {name!r}{where}: expected {expected} bytes, got {actual}",
+            name=name,
+            location=location,
+        )
+
+
 class VerificationError(BrParquetError):
     """An exported SST does not match the backup's own record of it: a data file's TiKV
     checksum (`File.crc64xor`, `total_kvs`, `total_bytes`) differs from what its contents
     hash to, or fewer rows reached Parquet than were decoded. Nothing of its task is
     uploaded.
     """
+
+    exit_code = EXIT_VERIFICATION
 
     def __init__(self, file: str, table: str, what: str, *, expected: str, actual: str) -> None:
         self.file = file
@@ -101,6 +228,8 @@ class VerificationError(BrParquetError):
 class CipherConfigError(BrParquetError):
     """The `--crypter.*` options are invalid (unknown method, bad key, wrong key length)."""
 
+    exit_code = EXIT_USAGE
+
 
 # --- backup metadata -------------------------------------------------------------------
 
@@ -111,6 +240,8 @@ class BackupMetaError(BrParquetError):
     `path` is the object the problem is in (`backupmeta` or a child meta file).
     """
 
+    exit_code = EXIT_BAD_INPUT
+
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         self.reason = reason
@@ -118,11 +249,92 @@ class BackupMetaError(BrParquetError):
 
 
 class EncryptedMetaError(BackupMetaError):
-    """The backup metadata is encrypted and no (or the wrong kind of) key was given."""
+    """The backup metadata is encrypted and no (or the wrong) key was given, or it is not
+    encrypted and a key was given: the `--crypter.*` options do not fit the backup."""
+
+    exit_code = EXIT_USAGE
 
 
 class UnsupportedBackupError(BackupMetaError):
     """The backup is of a kind br-parquet does not convert (RawKV, TxnKV, EBS, file-copy)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+# --- data files and table schemas (raised by the native core) ---------------------------
+
+
+class SstError(InputError):
+    """A data SST of the backup cannot be converted.
+
+    `sst` is the file's name in the backup, `key` the SST key at fault as lower-case hex
+    (None when the failure is not about one key), `column` the column being decoded
+    (None when not about one column) and `reason` what was wrong and what was expected.
+    """
+
+    def __init__(
+        self, sst: str, reason: str, key: str | None = None, column: str | None = None
+    ) -> None:
+        self.sst = sst
+        self.reason = reason
+        self.key = key
+        self.column = column
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [self.sst]
+        if self.key is not None:
+            parts.append(f"key {self.key}")
+        if self.column is not None:
+            parts.append(f"column {self.column}")
+        parts.append(self.reason)
+        return ": ".join(parts)
+
+
+class SstReadError(SstError):
+    """RocksDB cannot open or read the SST: not an SST at all, cut short, or a block
+    whose checksum does not match."""
+
+    def _describe(self) -> str:
+        return f"{self.sst}: not a readable RocksDB SST: {self.reason}"
+
+
+class SstDecodeError(SstError):
+    """RocksDB reads the SST, but a key, write-CF record or row in it does not decode as
+    a TiDB backup's data."""
+
+
+class TableInfoError(InputError):
+    """A table's `TableInfo` JSON cannot be turned into an output schema.
+
+    `table` is its name (`db.table` once `db` is known), `table_id` its ID (None when the
+    JSON has none), `column` the column at fault (None when not about one column) and
+    `reason` what was expected.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        reason: str,
+        table_id: int | None = None,
+        column: str | None = None,
+        db: str | None = None,
+    ) -> None:
+        self.table = table
+        self.reason = reason
+        self.table_id = table_id
+        self.column = column
+        self.db = db
+        name = f"{db}.{table}" if db is not None else table
+        subject = f"table {name}" if name else "a table"
+        if table_id is not None:
+            subject += f" (id {table_id})"
+        column_part = f": column {column}" if column is not None else ""
+        super().__init__(f"TableInfo of {subject}{column_part}: {reason}")
+
+    def in_db(self, db: str) -> TableInfoError:
+        """The same error, naming the table's database too."""
+        return TableInfoError(self.table, self.reason, self.table_id, self.column, db)
 
 
 # --- table filter ----------------------------------------------------------------------
@@ -135,6 +347,8 @@ class FilterError(BrParquetError):
     1-based position there.
     """
 
+    exit_code = EXIT_USAGE
+
     def __init__(self, source: str, line: int, reason: str) -> None:
         self.source = source
         self.line = line
@@ -144,6 +358,8 @@ class FilterError(BrParquetError):
 
 class NoTablesSelectedError(BrParquetError):
     """No table of the backup passes the filter and table-ID selection."""
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, filters: list[str], table_ids: list[int], available: list[str]) -> None:
         self.filters = filters
@@ -160,6 +376,8 @@ class NoTablesSelectedError(BrParquetError):
 class UnknownTableIdsError(BrParquetError):
     """Table IDs were asked for that no table or partition of the backup has."""
 
+    exit_code = EXIT_USAGE
+
     def __init__(self, unknown: list[int]) -> None:
         self.unknown = unknown
         super().__init__(
@@ -171,6 +389,8 @@ class UnknownTableIdsError(BrParquetError):
 class ExportError(BrParquetError):
     """The export failed; nothing after the failure was marked complete."""
 
+    exit_code = EXIT_INTERNAL
+
 
 # --- checkpoints ---------------------------------------------------------------------------
 
@@ -181,6 +401,8 @@ class CheckpointError(BrParquetError):
     `path` is the checkpoint object at fault (such as `{prefix}/_checkpoint/meta.json`),
     `directory` the URL of the checkpoint directory the user may remove to start over.
     """
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, path: str, reason: str, *, directory: str = "") -> None:
         self.path = path
@@ -215,6 +437,8 @@ class CheckpointMismatchError(CheckpointError):
 class TableNotFoundError(BrParquetError):
     """A table named in an API call is not in the backup (or the name is ambiguous)."""
 
+    exit_code = EXIT_USAGE
+
     def __init__(self, name: str, available: list[str]) -> None:
         self.table = name
         self.available = available
@@ -228,3 +452,13 @@ class TableNotFoundError(BrParquetError):
 
 class NameCollisionError(BrParquetError):
     """Two selected tables would be written to the same output folder."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def _rebuild(cls: type[BaseException], state: dict[str, Any], args: tuple[Any, ...]) -> Any:
+    """Unpickles an error whose constructor takes other arguments than its message."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error

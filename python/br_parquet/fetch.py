@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .crypto import Cipher
-from .errors import ChecksumMismatchError, ObjectNotFoundError, StorageError
+from .errors import (
+    ChecksumMismatchError,
+    MissingInputError,
+    ObjectNotFoundError,
+    SizeMismatchError,
+    StorageError,
+)
 from .proto import brpb_pb2 as brpb
 from .storage import Sink, Storage
 
@@ -53,6 +59,14 @@ class LocalSst:
 
 def fetch_sst(storage: Storage, f: brpb.File, cipher: Cipher | None, directory: Path) -> LocalSst:
     """Fetch data file `f` of the backup in `storage` into memory or `directory`."""
+    try:
+        return _fetch(storage, f, cipher, directory)
+    except ObjectNotFoundError as e:
+        # A file the backupmeta lists is missing: the backup is incomplete.
+        raise MissingInputError(f.name, location=storage.location) from e
+
+
+def _fetch(storage: Storage, f: brpb.File, cipher: Cipher | None, directory: Path) -> LocalSst:
     encrypted = cipher is not None and bool(f.cipher_iv)
     in_place = None if encrypted else storage.local_file(f.name)
     if in_place is not None:
@@ -102,12 +116,7 @@ def _file_sha256(storage: Storage, name: str, path: Path) -> tuple[bytes, int]:
 
 def _check(storage: Storage, f: brpb.File, digest: bytes, size: int) -> None:
     if f.size and size != f.size:
-        raise StorageError(
-            f"size mismatch for {f.name!r} in {storage.location}: expected {f.size} bytes, "
-            f"got {size}",
-            name=f.name,
-            location=storage.location,
-        )
+        raise SizeMismatchError(f.name, expected=f.size, actual=size, location=storage.location)
     if f.sha256 and digest != bytes(f.sha256):
         raise ChecksumMismatchError(f.name, expected=bytes(f.sha256), actual=digest, what="object")
 

@@ -5,6 +5,9 @@ This module only orchestrates: it plans, loads the checkpoint, runs the tasks on
 executor with at most `sst_concurrency` in flight (which bounds memory and disk), and
 sums their results. With the checkpoint on (the default), tasks whose objects an
 earlier run finished are skipped; each task records its own objects (see `checkpoint`).
+Inside `interrupt.stop_on_signals()` (the command line), SIGINT and SIGTERM stop the run
+after the tasks in flight; local files live in a private work directory removed however
+the run ends.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import interrupt
 from .backupmeta import BackupMeta, load_backupmeta
 from .checkpoint import BackupIdentity, Checkpoint, CheckpointConfig
-from .errors import BrParquetError, ExportError, NameCollisionError
+from .errors import BrParquetError, InternalError, Interrupted, NameCollisionError, message_of
 from .events import (
     CheckpointLoaded,
     DecodeFinished,
@@ -55,7 +59,7 @@ from .written import WrittenObject
 
 log = logging.getLogger("br_parquet.job")
 
-_WORKDIR_PREFIX = "br-parquet-"
+_WORKDIR_PREFIX = interrupt.TEMP_PREFIX
 
 
 @dataclass
@@ -84,8 +88,8 @@ def prepare(
     checkpoint (refusing a mismatch before anything is written) and builds the tasks;
     emits `Planned`, `CheckpointLoaded` and `SkippedFromCheckpoint` to `events`."""
     events = events or EventStream()
-    input_storage = shared_storage(input)
-    output_storage = shared_storage(output)
+    input_storage = shared_storage(input, options.storage)
+    output_storage = shared_storage(output, options.storage)
     if meta is None:
         meta = load_backupmeta(input_storage, cipher=options.crypter)
     rules = TableFilter.parse(options.filters or DEFAULT_FILTER)
@@ -109,6 +113,9 @@ def prepare(
         if options.use_checkpoint
         else None
     )
+    if checkpoint is not None and checkpoint.compactor is not None:
+        # Folds the entries of finished tasks into index objects as they complete.
+        events.subscribe(checkpoint.compactor)
     # A killed local upload leaves its staging file behind; no upload of this prefix is
     # in flight now (one export per prefix at a time).
     prefix = normalize_prefix(options.output_prefix)
@@ -202,6 +209,18 @@ def export(
     return result
 
 
+@dataclass
+class _Progress:
+    """How far a run got, for the message of an interrupted one."""
+
+    total: int | None = None
+    """SST tasks planned (None before the plan is made)."""
+    reused: int = 0
+    """Tasks an earlier run finished."""
+    finished: int = 0
+    """Tasks this run finished."""
+
+
 def _export(
     input: brpb.StorageBackend,
     output: brpb.StorageBackend,
@@ -210,35 +229,38 @@ def _export(
     executor: Executor | None,
     events: EventStream,
 ) -> ExportResult:
+    progress = _Progress()
+    try:
+        return _export_steps(input, output, options, meta, executor, events, progress)
+    except (Interrupted, KeyboardInterrupt) as e:
+        signal_name = interrupt.as_interrupted(e)
+        if signal_name is None:
+            raise
+        raise interrupt.interrupted(
+            signal_name,
+            finished=progress.finished,
+            total=progress.total,
+            reused=progress.reused,
+            resumable=options.use_checkpoint and not options.dry_run,
+        ) from None
+
+
+def _export_steps(
+    input: brpb.StorageBackend,
+    output: brpb.StorageBackend,
+    options: ExportOptions,
+    meta: BackupMeta | None,
+    executor: Executor | None,
+    events: EventStream,
+    progress: _Progress,
+) -> ExportResult:
     prepared = prepare(input, output, options, meta=meta, events=events)
     result = prepared.result
+    progress.total = len(prepared.plan.tasks)
+    progress.reused = len(prepared.plan.tasks) - len(prepared.tasks)
     if options.dry_run:
         return result
-    _remove_stale_workdirs()
-    workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))
-    try:
-        if options.verify == "tables":
-            # Before any task: a table that does not add up fails the run with nothing written.
-            checked = verify_tables(
-                prepared.meta, result.tables, prepared.plan.tasks, input, options, str(workdir)
-            )
-            result.scan_stats.update(checked)
-            log.info("table checksums: %s", checked)
-        with ExitStack() as stack:
-            pool = executor or stack.enter_context(
-                ThreadPoolExecutor(options.sst_concurrency, thread_name_prefix="sst")
-            )
-            for done in run_bounded(
-                pool, prepared.tasks, options.sst_concurrency, str(workdir), events=events
-            ):
-                _add(result, done)
-                events.emit_all(task_events(done, recorded=options.use_checkpoint))
-    except BrParquetError:
-        raise
-    except Exception as e:  # native decode errors and the like
-        raise ExportError(str(e)) from e
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    _run_tasks(prepared, input, options, executor, events, progress)
     result.objects.sort(key=lambda o: o.path)
     if options.write_iceberg_manifest:
         # Written last: a manifest only ever lists a complete export.
@@ -256,6 +278,53 @@ def _export(
     return result
 
 
+def _run_tasks(
+    prepared: PreparedExport,
+    input: brpb.StorageBackend,
+    options: ExportOptions,
+    executor: Executor | None,
+    events: EventStream,
+    progress: _Progress,
+) -> None:
+    """Runs the prepared tasks (after `--verify tables`) in a private work directory,
+    removed on success, error and interruption; counts them in `progress.finished`."""
+    result = prepared.result
+    _remove_stale_workdirs()
+    workdir = interrupt.make_temp_dir("work")
+    try:
+        if options.verify == "tables":
+            # Before any task: a table that does not add up fails the run with nothing written.
+            checked = verify_tables(
+                prepared.meta, result.tables, prepared.plan.tasks, input, options, str(workdir)
+            )
+            result.scan_stats.update(checked)
+            log.info("table checksums: %s", checked)
+        with ExitStack() as stack:
+            pool = executor
+            if pool is None:
+                pool = ThreadPoolExecutor(options.sst_concurrency, thread_name_prefix="sst")
+                stack.callback(_shut_down, pool)
+            for done in run_bounded(
+                pool, prepared.tasks, options.sst_concurrency, str(workdir), events=events
+            ):
+                _add(result, done)
+                progress.finished += 1
+                events.emit_all(task_events(done, recorded=options.use_checkpoint))
+    except (BrParquetError, OSError):
+        raise  # native decode errors are BrParquetErrors too, with their SST, key, column
+    except Exception as e:  # nothing raised on purpose: a bug
+        raise InternalError(message_of(e)) from e
+    finally:
+        interrupt.remove_temp_dir(workdir)
+
+
+def _shut_down(pool: ThreadPoolExecutor) -> None:
+    """Waits for the pool's threads, unless a signal aborted the run: then the tasks in
+    flight are abandoned (the command line exits without waiting for them)."""
+    token = interrupt.active()
+    pool.shutdown(wait=token is None or not token.aborted, cancel_futures=True)
+
+
 def run_bounded(
     executor: Executor,
     tasks: Sequence[ExportTask],
@@ -267,35 +336,49 @@ def run_bounded(
     """Runs `tasks` on `executor` with at most `limit` in flight; yields each result as
     its task finishes. On an error the tasks in flight finish, no new one starts, and
     the error is raised. `run` defaults to `run_task` (looked up at call time);
-    `events` gets `DownloadStarted` as each task starts and `TaskFailed` if one fails."""
+    `events` gets `DownloadStarted` as each task starts and `TaskFailed` if one fails.
+
+    Inside `interrupt.stop_on_signals()`, once a signal asks to stop, no new task starts;
+    the tasks in flight finish (their results are yielded) and then `Interrupted` is
+    raised, unless no task was left to start. A second signal interrupts at once,
+    abandoning the tasks in flight (see `interrupt`)."""
     runner = run or run_task
     events = events or EventStream()
+    token = interrupt.active()
     pending: set[Future[TaskResult]] = set()
     names: dict[Future[TaskResult], str] = {}
     queue = iter(tasks)
-    try:
-        while True:
-            while len(pending) < limit:
-                task = next(queue, None)
-                if task is None:
-                    break
-                future = executor.submit(runner, task, workdir)
-                names[future] = task.name
-                pending.add(future)
-                events.emit(DownloadStarted(task.name, task.sst.size))
-            if not pending:
-                return
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                error = fut.exception()
-                if error is not None:
-                    events.emit(TaskFailed(names[fut], error))
-                    raise error
-                yield fut.result()
-    finally:
-        for fut in pending:
-            fut.cancel()
-        wait(pending)
+    with ExitStack() as stack:
+        if token is not None:
+            stack.enter_context(token.draining())
+        try:
+            while True:
+                while len(pending) < limit and not (token and token.stop_requested):
+                    task = next(queue, None)
+                    if task is None:
+                        break
+                    future = executor.submit(runner, task, workdir)
+                    names[future] = task.name
+                    pending.add(future)
+                    events.emit(DownloadStarted(task.name, task.sst.size))
+                if not pending:
+                    if token and token.signal_name and next(queue, None) is not None:
+                        raise Interrupted(token.signal_name)
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    error = fut.exception()
+                    if error is not None:
+                        events.emit(TaskFailed(names[fut], error))
+                        raise error
+                    yield fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+            if token is not None and token.aborted:
+                token.abandoned = sum(1 for fut in pending if not fut.cancelled())
+            else:
+                wait(pending)
 
 
 def task_events(done: TaskResult, *, recorded: bool) -> list[Event]:

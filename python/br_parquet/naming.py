@@ -16,19 +16,37 @@ names longer than `MAX_STEM_BYTES`) becomes readable part + hash, never a path.
 
 Names are deterministic, and differ whenever the originals do, except when a name equals
 another's hashed form or two hashes collide: `table_folders` refuses such exports.
+
+Names read from a backup are untrusted. Output names are made only by the rules above, so
+they stay below the output prefix whatever the database, table and SST names are. Input
+object names (data files, v2 child meta files) are used as they are, so `check_input_name`
+refuses any that is not a plain relative path (`..`, absolute, backslashes, control
+characters, overlong), and `contained_path` keeps a local store inside its root even if one
+slipped through.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import unicodedata
 from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import BackupMetaError
 
 HASH_LEN = 8
 MAX_NAME_BYTES = 100
 """Longest database or table folder name."""
 MAX_STEM_BYTES = 200
 """Longest SST stem: with `.parquet` and a checkpoint's `.json` it stays within 255 bytes."""
+
+MAX_OBJECT_NAME_BYTES = 1024
+"""Longest input object name: S3's limit for a whole key."""
+MAX_SEGMENT_BYTES = 255
+"""Longest part of an input object name between `/`: a file name on local disks."""
+_SHOWN_NAME_CHARS = 120
 
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
 _SAFE_SST = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*(?:/[A-Za-z0-9][A-Za-z0-9_]*)*")
@@ -90,3 +108,60 @@ def table_folders(tables: Iterable[tuple[str, str]]) -> dict[tuple[str, str], st
 def parquet_object_name(prefix: str, db: str, table: str, sst_name: str) -> str:
     parts = [normalize_prefix(prefix), table_folder(db, table), f"{sst_stem(sst_name)}.parquet"]
     return "/".join(p for p in parts if p)
+
+
+def unsafe_name_reason(name: str) -> str | None:
+    """Why object name `name` (relative to a storage root, `/`-separated) cannot be used
+    as it is, or None when it is a plain relative path that stays below the root."""
+    if not name:
+        return "is empty"
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > MAX_OBJECT_NAME_BYTES:
+        return f"is {size} bytes long (at most {MAX_OBJECT_NAME_BYTES})"
+    for ch in name:
+        if unicodedata.category(ch) == "Cc":  # NUL, C0 and C1 controls, DEL
+            return f"contains the control character {ch!r}"
+    if "\\" in name:
+        return "contains a backslash, a path separator on Windows"
+    if name.startswith("/"):
+        return "is an absolute path"
+    for segment in name.split("/"):
+        if not segment:
+            return "has an empty path segment (`//` or a trailing `/`)"
+        if segment in (".", ".."):
+            return f"has a {segment!r} path segment"
+        length = len(segment.encode("utf-8", "surrogatepass"))
+        if length > MAX_SEGMENT_BYTES:
+            return f"has a path segment of {length} bytes (at most {MAX_SEGMENT_BYTES})"
+    return None
+
+
+def shown_name(name: str) -> str:
+    """`name` quoted and escaped for a one-line message, cut when very long."""
+    if len(name) <= _SHOWN_NAME_CHARS:
+        return repr(name)
+    return f"{name[:_SHOWN_NAME_CHARS]!r}… ({len(name)} characters)"
+
+
+def check_input_name(name: str, *, listed_in: str, what: str) -> None:
+    """Refuses an object name read from the backup (`what`: "data file", "meta file")
+    that could lead outside the backup's root: raises `BackupMetaError` naming
+    `listed_in` (the meta object that lists it) and the name."""
+    reason = unsafe_name_reason(name)
+    if reason is not None:
+        raise BackupMetaError(
+            listed_in,
+            f"lists the {what} {shown_name(name)}, which {reason}; a backup names its "
+            "files by plain paths relative to its root",
+        )
+
+
+def contained_path(root: Path, name: str) -> Path | None:
+    """The local file of object `name` below directory `root`, or None when the name
+    would lead elsewhere (`..`, an absolute path): the last line of defence of a local
+    store. The check is on the path as written; symbolic links placed inside the root
+    by its owner are followed."""
+    path = Path(os.path.normpath(root / name))
+    if path == root or not path.is_relative_to(root):
+        return None
+    return path

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 from .checkpoint import VERIFY_MODES, Verify
 from .crypto import Cipher
 from .parquet_writer import CODECS, ParquetOptions
+from .storage import StorageSettings
 
 Verification = Literal["files", "tables", "none"]
 VERIFICATIONS: tuple[Verification, ...] = ("files", "tables", "none")
@@ -68,6 +70,44 @@ def parse_positive(text: str) -> int:
     return value
 
 
+def parse_count(text: str) -> int:
+    """A non-negative integer, as a flag value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise ValueError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_seconds(text: str) -> float:
+    """A positive duration, as a flag value: seconds (`2.5`) or with a unit (`500ms`,
+    `30s`, `2m`, `1h`).
+
+    >>> parse_seconds("500ms"), parse_seconds("2m"), parse_seconds("1.5")
+    (0.5, 120.0, 1.5)
+    """
+    stripped = text.strip()
+    number, scale = stripped, 1.0
+    for unit in sorted(_DURATION_UNITS, key=len, reverse=True):
+        if stripped.endswith(unit):
+            number, scale = stripped[: -len(unit)], _DURATION_UNITS[unit]
+            break
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise ValueError(
+            f"expected a duration such as 30, 2.5s, 500ms or 2m, got {text!r}"
+        ) from None
+    if not (value > 0 and value != float("inf")):
+        raise ValueError(f"expected a positive duration, got {text!r}")
+    return value
+
+
 def parse_table_ids(text: str) -> tuple[int, ...]:
     """Comma-separated integer table IDs, as a flag value."""
     try:
@@ -81,6 +121,8 @@ _SELECTION = "selection"
 _EXECUTION = "execution"
 _MANIFEST = "Iceberg JSON manifest"
 _OBSERVE = "observability"
+_STORAGE = "storage requests (S3, GCS, Azure: reads and writes)"
+_DEFAULT_STORAGE = StorageSettings()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,11 +196,13 @@ class ExportOptions:
         ),
     )
     checkpoint_verify: Verify = field(
-        default="sha256",
+        default="etag",
         metadata=_flag(
             "how objects finished by an earlier run are checked before they are reused: "
-            "sha256 reads each back; size only compares sizes (catches deleted and "
-            "truncated objects, not same-size damage)",
+            "etag compares each object's size and ETag with its entry in one listing "
+            "(reading back only objects whose ETag changed); sha256 reads each back; size "
+            "only compares sizes (catches deleted and truncated objects, not same-size "
+            "replacements)",
             _EXECUTION,
             choices=VERIFY_MODES,
         ),
@@ -245,6 +289,67 @@ class ExportOptions:
             kind="switch",
         ),
     )
+    storage_max_retries: int = field(
+        default=_DEFAULT_STORAGE.max_retries,
+        metadata=_flag(
+            "retries of a failed request (5xx, SlowDown, dropped connection, timeout), and of "
+            "a transfer broken mid-body, with exponential backoff; 0 disables them",
+            _STORAGE,
+            metavar="N",
+            parse=parse_count,
+        ),
+    )
+    storage_retry_timeout: float = field(
+        default=_DEFAULT_STORAGE.retry_timeout,
+        metadata=_flag(
+            "no retry starts later than this many seconds after the first attempt",
+            _STORAGE,
+            metavar="SECONDS",
+            parse=parse_seconds,
+        ),
+    )
+    storage_retry_backoff: float = field(
+        default=_DEFAULT_STORAGE.retry_backoff,
+        metadata=_flag(
+            "seconds before the first retry; each further wait doubles",
+            _STORAGE,
+            metavar="SECONDS",
+            parse=parse_seconds,
+        ),
+    )
+    storage_retry_max_backoff: float = field(
+        default=_DEFAULT_STORAGE.retry_max_backoff,
+        metadata=_flag(
+            "the longest wait between retries, in seconds",
+            _STORAGE,
+            metavar="SECONDS",
+            parse=parse_seconds,
+        ),
+    )
+    storage_connect_timeout: float = field(
+        default=_DEFAULT_STORAGE.connect_timeout,
+        metadata=_flag(
+            "seconds to establish a connection", _STORAGE, metavar="SECONDS", parse=parse_seconds
+        ),
+    )
+    storage_timeout: float = field(
+        default=_DEFAULT_STORAGE.timeout,
+        metadata=_flag(
+            "seconds for one whole request, body included (must fit the largest transfer)",
+            _STORAGE,
+            metavar="SECONDS",
+            parse=parse_seconds,
+        ),
+    )
+    storage_read_timeout: float = field(
+        default=_DEFAULT_STORAGE.read_timeout,
+        metadata=_flag(
+            "seconds without a byte received before a request counts as stalled",
+            _STORAGE,
+            metavar="SECONDS",
+            parse=parse_seconds,
+        ),
+    )
     crypter: Cipher | None = None
     """The backup's `--crypter.*` method and key; None for a plaintext backup."""
 
@@ -274,6 +379,12 @@ class ExportOptions:
             raise ValueError(
                 f"verify must be one of {', '.join(VERIFICATIONS)}, got {self.verify!r}"
             )
+        try:
+            self.storage  # noqa: B018 (builds it to validate it)
+        except ValueError as e:
+            # StorageSettings names its fields without the `storage_` of ours.
+            names = "|".join(f.name for f in fields(StorageSettings))
+            raise ValueError(re.sub(rf"\b({names})\b", r"storage_\1", str(e))) from None
         if self.crypter is not None and not isinstance(self.crypter, Cipher):
             raise ValueError(f"crypter must be a br_parquet.Cipher, got {self.crypter!r}")
         self._check_manifest()
@@ -297,6 +408,19 @@ class ExportOptions:
     @property
     def parquet(self) -> ParquetOptions:
         return ParquetOptions(self.row_group_size, self.compression)
+
+    @property
+    def storage(self) -> StorageSettings:
+        """The retries and timeouts of object-store requests."""
+        return StorageSettings(
+            max_retries=self.storage_max_retries,
+            retry_timeout=self.storage_retry_timeout,
+            retry_backoff=self.storage_retry_backoff,
+            retry_max_backoff=self.storage_retry_max_backoff,
+            connect_timeout=self.storage_connect_timeout,
+            timeout=self.storage_timeout,
+            read_timeout=self.storage_read_timeout,
+        )
 
 
 def _strings(name: str, value: Any) -> tuple[str, ...]:

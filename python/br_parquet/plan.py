@@ -4,14 +4,22 @@ file, and the selected tables whose rows it may hold.
 Tables of a file come from its `table_metas` when present, else from the
 table IDs of its raw start/end keys. Files that can hold no selected row
 (other tables, index-only ranges) are not downloaded at all.
+
+A plan of 10^6 tasks stays small: a task refers to its files' encodings in the
+backup's `DataFiles` instead of holding parsed `File` messages.
 """
 
 from __future__ import annotations
 
+import heapq
 import struct
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from .datafiles import DataFiles, data_files_of
 from .errors import BackupMetaError
 from .proto import brpb_pb2 as brpb
 from .tables import Table
@@ -20,22 +28,133 @@ _SIGN = 1 << 63
 _MASK = (1 << 64) - 1
 
 
-@dataclass(frozen=True)
-class SstTask:
-    """One range of the backup to decode: write-CF file (+ default-CF file)."""
+class _Rows:
+    """The tasks of a plan as columns: for row `i`, the indexes of its write-CF and
+    default-CF (-1: none) files in `files`, its size, and its table set; and its name,
+    unless the files are spilled to disk (a large backup: names then cost a read)."""
 
-    write: brpb.File
-    default: brpb.File | None
-    tables: tuple[int, ...]
-    """Indexes into the selected `Table` list."""
+    __slots__ = (
+        "_sets",
+        "defaults",
+        "files",
+        "names",
+        "sizes",
+        "table_sets",
+        "tables",
+        "writes",
+    )
+
+    def __init__(self, files: DataFiles) -> None:
+        self.files = files
+        self.writes = array("q")
+        self.defaults = array("q")
+        self.sizes = array("Q")
+        self.tables = array("I")
+        self.table_sets: list[tuple[int, ...]] = []
+        self._sets: dict[tuple[int, ...], int] = {}
+        self.names: list[str] | None = None if files.spilled else []
+
+    def add(
+        self, write: int, default: int, size: int, tables: tuple[int, ...], name: str = ""
+    ) -> int:
+        number = self._sets.setdefault(tables, len(self.table_sets))
+        if number == len(self.table_sets):
+            self.table_sets.append(tables)
+        self.writes.append(write)
+        self.defaults.append(default)
+        self.sizes.append(size)
+        self.tables.append(number)
+        if self.names is not None:
+            self.names.append(name or self.files.name(write))
+        return len(self.writes) - 1
+
+
+class SstTask:
+    """One range of the backup to decode: write-CF file (+ default-CF file), and the
+    selected tables whose rows it may hold (`tables`: indexes into the selected `Table`
+    list).
+
+    A plain immutable value that pickles on its own (as the two files' encodings). In a
+    plan it is a row of columns over the backup's `DataFiles` (under 100 bytes a task);
+    `write` and `default` are parsed, and `name` read, on each access.
+    """
+
+    __slots__ = ("_at", "_rows")
+    _rows: _Rows
+    _at: int
+
+    def __init__(
+        self, write: brpb.File, default: brpb.File | None, tables: tuple[int, ...]
+    ) -> None:
+        rows = _Rows(DataFiles.of([write] if default is None else [write, default]))
+        size = write.size + (default.size if default is not None else 0)
+        self._set(rows, rows.add(0, -1 if default is None else 1, size, tables))
+
+    @classmethod
+    def _row(cls, rows: _Rows, at: int) -> SstTask:
+        task = cls.__new__(cls)
+        task._set(rows, at)
+        return task
+
+    def _set(self, rows: _Rows, at: int) -> None:
+        object.__setattr__(self, "_rows", rows)
+        object.__setattr__(self, "_at", at)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SstTask is immutable (setting {name!r})")
 
     @property
-    def name(self) -> str:
-        return self.write.name
+    def tables(self) -> tuple[int, ...]:
+        return self._rows.table_sets[self._rows.tables[self._at]]
 
     @property
     def size(self) -> int:
-        return self.write.size + (self.default.size if self.default else 0)
+        """Bytes of its SST files."""
+        return self._rows.sizes[self._at]
+
+    @property
+    def write(self) -> brpb.File:
+        return self._rows.files[self._rows.writes[self._at]]
+
+    @property
+    def default(self) -> brpb.File | None:
+        at = self._rows.defaults[self._at]
+        return None if at < 0 else self._rows.files[at]
+
+    @property
+    def name(self) -> str:
+        """The write-CF SST's name: the task's name."""
+        names = self._rows.names
+        if names is not None:
+            return names[self._at]
+        return self._rows.files.name(self._rows.writes[self._at])
+
+    def _raws(self) -> tuple[bytes, bytes | None]:
+        files, default = self._rows.files, self._rows.defaults[self._at]
+        return files.raw(self._rows.writes[self._at]), None if default < 0 else files.raw(default)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_task_from, (*self._raws(), self.tables))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SstTask):
+            return NotImplemented
+        return self.tables == other.tables and self._raws() == other._raws()
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.tables))
+
+    def __repr__(self) -> str:
+        return f"SstTask({self.name!r}, tables={self.tables})"
+
+
+def _task_from(write: bytes, default: bytes | None, tables: tuple[int, ...]) -> SstTask:
+    """Unpickles an `SstTask`."""
+    return SstTask(
+        brpb.File.FromString(write),
+        None if default is None else brpb.File.FromString(default),
+        tables,
+    )
 
 
 @dataclass(frozen=True)
@@ -75,13 +194,12 @@ def table_id_of(key: bytes) -> int | None:
     return _signed(u ^ _SIGN)
 
 
-def _index_only(f: brpb.File) -> bool:
-    """Whether the range lies inside one table's index key space `[t{id}_i, t{id}_r)`."""
-    tid = table_id_of(f.start_key)
-    if tid is None or f.start_key[9:11] != b"_i":
+def _index_only(start: bytes, end: bytes) -> bool:
+    """Whether the range `[start, end)` lies inside one table's index key space
+    `[t{id}_i, t{id}_r)`."""
+    if len(start) < 11 or start[:1] != b"t" or start[9:11] != b"_i":
         return False
-    record_prefix = f.start_key[:9] + b"_r"
-    return bool(f.end_key) and f.end_key <= record_prefix
+    return bool(end) and end <= start[:9] + b"_r"
 
 
 def pair_stem(name: str) -> str:
@@ -93,51 +211,141 @@ def pair_stem(name: str) -> str:
 
 def plan_tasks(files: Sequence[brpb.File], targets: Sequence[Table]) -> Plan:
     """Groups data files into tasks, keeping only those that can hold selected rows."""
-    by_pid: dict[int, int] = {}
-    for i, t in enumerate(targets):
-        for pid in t.physical_ids:
-            by_pid[pid] = i
-    pairs: dict[tuple[str, bytes, bytes], dict[str, brpb.File]] = {}
-    for f in files:
-        cf = f.cf or ("default" if f.name.endswith("_default.sst") else "write")
-        key = (pair_stem(f.name), bytes(f.start_key), bytes(f.end_key))
-        slot = pairs.setdefault(key, {})
-        if cf in slot:
-            raise BackupMetaError(f.name, f"two {cf}-CF files for the same range ({slot[cf].name})")
-        slot[cf] = f
-    tasks: list[SstTask] = []
+    data = data_files_of(files)
+    ranges = _TableRanges(targets)
+    defaults = _check_ranges(data)
+    rows = _Rows(data)
+    runs: list[list[SstTask]] = []
+    run: list[tuple[str, SstTask]] = []  # names only for one run of tasks at a time
     skipped = 0
-    for slot in pairs.values():
-        write = slot.get("write")
-        default = slot.get("default")
-        if write is None:
-            # A default-CF file is only ever read through its write-CF records.
-            raise BackupMetaError(
-                default.name if default else "?", "default-CF file without a write-CF file"
-            )
-        if _index_only(write):
-            skipped += 1 + (default is not None)
+    for i, raw in enumerate(data.raws()):
+        f = brpb.File.FromString(raw)
+        name = f.name
+        if _cf(f.cf, name) == "default":
             continue
-        tables = _tables_in_range(write, by_pid)
+        start, end = f.start_key, f.end_key
+        default = defaults.pop((pair_stem(name), start, end), -1)
+        tables = () if _index_only(start, end) else ranges.tables_of(f, start, end)
         if not tables:
-            skipped += 1 + (default is not None)
+            skipped += 1 + (default >= 0)
             continue
-        tasks.append(SstTask(write=write, default=default, tables=tables))
-    tasks.sort(key=lambda t: t.name)
+        size = f.size + (data[default].size if default >= 0 else 0)
+        run.append((name, SstTask._row(rows, rows.add(i, default, size, tables, name))))
+        if len(run) == _SORT_RUN:
+            runs.append(_sorted_run(run))
+    if run:
+        runs.append(_sorted_run(run))
+    if defaults:
+        # A default-CF file is only ever read through its write-CF records.
+        raise BackupMetaError(
+            data.name(min(defaults.values())), "default-CF file without a write-CF file"
+        )
+    tasks = runs[0] if len(runs) == 1 else list(heapq.merge(*runs, key=_name))
     return Plan(tasks=tasks, skipped_files=skipped)
 
 
-def _tables_in_range(f: brpb.File, by_pid: dict[int, int]) -> tuple[int, ...]:
-    """Indexes of the selected tables whose rows the file may hold."""
-    if len(f.table_metas):
-        return tuple(
-            sorted({by_pid[m.physical_id] for m in f.table_metas if m.physical_id in by_pid})
-        )
-    lo = table_id_of(f.start_key)
-    hi = table_id_of(f.end_key) if f.end_key else None
-    if lo is None or (f.end_key and hi is None):
-        # Not a table key range: any selected table may be inside.
-        return tuple(sorted(set(by_pid.values())))
-    return tuple(
-        sorted({i for pid, i in by_pid.items() if pid >= lo and (hi is None or pid <= hi)})
-    )
+def _check_ranges(data: DataFiles) -> dict[tuple[str, bytes, bytes], int]:
+    """The default-CF files by range (stem, start and end key); raises when two files of
+    one column family share a range. Write-CF files are told apart by the hash of their
+    range only (kept in a packed table, not the ranges: there may be 10^6 of them); when
+    two hashes meet, the earlier files are searched for the same range."""
+    defaults: dict[tuple[str, bytes, bytes], int] = {}
+    seen = _HashSet(len(data))
+    for i, raw in enumerate(data.raws()):
+        f = brpb.File.FromString(raw)
+        name = f.name
+        key = (pair_stem(name), f.start_key, f.end_key)
+        if _cf(f.cf, name) == "default":
+            other = defaults.setdefault(key, i)
+            if other != i:
+                raise BackupMetaError(
+                    name, f"two default-CF files for the same range ({data.name(other)})"
+                )
+            continue
+        if seen.add(hash(key)):
+            for j, earlier in enumerate(data.raws()):
+                if j == i:
+                    break
+                g = brpb.File.FromString(earlier)
+                if _cf(g.cf, g.name) != "default" and (
+                    (pair_stem(g.name), g.start_key, g.end_key) == key
+                ):
+                    raise BackupMetaError(name, f"two write-CF files for the same range ({g.name})")
+    return defaults
+
+
+class _HashSet:
+    """A set of 64-bit hashes in one array (open addressing): 16 bytes a member at
+    most, where a Python set of ints takes about 70."""
+
+    def __init__(self, capacity: int) -> None:
+        size = 1 << max(4, (2 * capacity).bit_length())
+        self._table = array("q", bytes(8 * size))
+        self._mask = size - 1
+
+    def add(self, digest: int) -> bool:
+        """Adds `digest`; whether it was there already."""
+        digest = digest or 1  # 0 marks a free slot
+        table, mask = self._table, self._mask
+        slot = digest & mask
+        while True:
+            found = table[slot]
+            if not found:
+                table[slot] = digest
+                return False
+            if found == digest:
+                return True
+            slot = (slot + 1) & mask
+
+
+_SORT_RUN = 65_536
+"""Tasks sorted by name at a time; the sorted runs are merged, reading each name once
+more, so that a million names never exist at once."""
+
+
+def _sorted_run(run: list[tuple[str, SstTask]]) -> list[SstTask]:
+    """The tasks of `run`, sorted by their names; empties `run`."""
+    run.sort(key=lambda pair: pair[0])
+    tasks = [task for _, task in run]
+    run.clear()
+    return tasks
+
+
+def _name(task: SstTask) -> str:
+    return task.name
+
+
+def _cf(cf: str, name: str) -> str:
+    """The column family of a file (old BR left `cf` empty; only the name says it)."""
+    return cf or ("default" if name.endswith("_default.sst") else "write")
+
+
+class _TableRanges:
+    """Which selected tables a file's key range (or its `table_metas`) can hold rows of."""
+
+    def __init__(self, targets: Sequence[Table]) -> None:
+        self.by_pid: dict[int, int] = {}
+        for i, t in enumerate(targets):
+            for pid in t.physical_ids:
+                self.by_pid[pid] = i
+        self.pids = sorted(self.by_pid)
+        self.every = tuple(sorted(set(self.by_pid.values())))
+
+    def tables_of(self, f: brpb.File, start: bytes, end: bytes) -> tuple[int, ...]:
+        """Indexes of the selected tables whose rows file `f` (range `[start, end)`) may
+        hold."""
+        if len(f.table_metas):
+            by_pid = self.by_pid
+            return tuple(
+                sorted({by_pid[m.physical_id] for m in f.table_metas if m.physical_id in by_pid})
+            )
+        lo = table_id_of(start)
+        hi = table_id_of(end) if end else None
+        if lo is None or (end and hi is None):
+            # Not a table key range: any selected table may be inside.
+            return self.every
+        first = bisect_left(self.pids, lo)
+        last = len(self.pids) if hi is None else bisect_right(self.pids, hi)
+        if last - first == 1:
+            return (self.by_pid[self.pids[first]],)
+        return tuple(sorted({self.by_pid[pid] for pid in self.pids[first:last]}))

@@ -26,6 +26,7 @@ from rich.progress_bar import ProgressBar as Bar
 from rich.table import Table
 from rich.text import Text
 
+from .errors import Interrupted
 from .events import (
     DownloadFinished,
     DownloadStarted,
@@ -68,7 +69,7 @@ class ProgressBar:
         self.console = console if console is not None else Console(stderr=True)
         self._lock = threading.RLock()
         self.status = "waiting"
-        """`waiting` (before `Planned`), `running`, `succeeded` or `failed`."""
+        """`waiting` (before `Planned`), `running`, `succeeded`, `failed` or `interrupted`."""
         self.ssts_total = 0
         self.ssts_done = 0
         """SST tasks finished: by this run or an earlier one (reused)."""
@@ -209,7 +210,13 @@ class ProgressBar:
                 self._finished = time.monotonic()
                 if self._started is None:
                     self._started = self._finished - event.seconds
-                self.status = "succeeded" if event.error is None else "failed"
+                self.status = (
+                    "succeeded"
+                    if event.error is None
+                    else "interrupted"
+                    if isinstance(event.error, Interrupted | KeyboardInterrupt)
+                    else "failed"
+                )
                 self._running.clear()
                 stop = True
         # Never call into rich while holding our lock: its refresh thread renders the
@@ -278,7 +285,9 @@ class ProgressBar:
             done = total if self.ssts_done >= self.ssts_total > 0 else self.bytes_done
             if self.ssts_total == 0 and self.status != "running":
                 done = total
-            style = {"succeeded": "green", "failed": "red"}.get(self.status, "cyan")
+            style = {"succeeded": "green", "failed": "red", "interrupted": "yellow"}.get(
+                self.status, "cyan"
+            )
             label = {"waiting": "planning", "running": "exporting"}.get(self.status, self.status)
             fraction = min(1.0, done / total)
             head = Table.grid(padding=(0, 1))

@@ -91,6 +91,8 @@ def _produce(
                 [request.decoder],
                 default_sst=default,
                 name=task.name,
+                default_name=task.default.name if task.default else None,
+                key_range=(bytes(task.write.start_key), bytes(task.write.end_key)),
                 batch_rows=request.batch_rows,
                 handle_range=request.handle_range,
             )

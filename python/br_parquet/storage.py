@@ -6,6 +6,13 @@ does. Reads of large objects stream in bounded chunks, uploads of large files ar
 multipart, and every write is atomic from a reader's point of view (object stores
 publish an object only when its upload completes; the local store writes a staging
 file and renames it).
+
+Failures of object stores are retried at two levels (`StorageSettings`): obstore retries
+each HTTP request (5xx answers, S3 `SlowDown`, dropped connections, timeouts) with
+exponential backoff, and `Storage` repeats a whole operation that failed in a way the
+client does not retry itself, such as a connection reset while a listing or an upload's
+answer is read; an interrupted download resumes from the last byte received. What still
+fails becomes a `StorageError` naming the object and the storage.
 """
 
 from __future__ import annotations
@@ -17,35 +24,46 @@ import json
 import logging
 import math
 import os
+import re
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import obstore
-from obstore.exceptions import BaseError as ObstoreError
 from obstore.exceptions import (
+    AlreadyExistsError,
+    InvalidPathError,
+    NotFoundError,
+    NotModifiedError,
+    NotSupportedError,
     PermissionDeniedError,
     PreconditionError,
     UnauthenticatedError,
+    UnknownConfigurationKeyError,
 )
+from obstore.exceptions import BaseError as ObstoreError
 from obstore.store import AzureStore, GCSStore, LocalStore, S3Store
 
 from .errors import (
     ChecksumMismatchError,
     ObjectNotFoundError,
+    SizeMismatchError,
     StorageError,
     UnsupportedStorageError,
 )
+from .naming import contained_path
 from .proto import brpb_pb2 as brpb
 from .storage_url import describe_backend, parse_storage_url
 
 if TYPE_CHECKING:
-    from obstore import Attributes, GetOptions
+    from obstore import Attributes, GetOptions, PutResult
     from obstore.store import AzureConfig, ClientConfig, GCSConfig, RetryConfig, S3Config
 
     _Store = LocalStore | S3Store | GCSStore | AzureStore
@@ -59,16 +77,120 @@ UPLOAD_CONCURRENCY = 4
 """Parts of one multipart upload in flight at once (memory is about this times the part size)."""
 
 _MAX_PARTS = 9_000  # S3 allows 10 000 parts per upload; keep a margin
-_DOWNLOAD_ATTEMPTS = 4
 _REGION_PROBE_TIMEOUT_SECONDS = 10.0
+_MAX_MESSAGE_CHARS = 600
+_T = TypeVar("_T")
 
-DEFAULT_CLIENT_OPTIONS: ClientConfig = {
-    "connect_timeout": "10s",
-    # Covers a whole request including its body, so it must fit the largest SST.
-    "timeout": "1h",
-    # Detects a stalled connection long before the overall timeout.
-    "read_timeout": "120s",
-}
+# Errors no repetition can cure: retrying them only delays the failure.
+_PERMANENT_ERRORS: tuple[type[ObstoreError], ...] = (
+    AlreadyExistsError,
+    InvalidPathError,
+    NotFoundError,
+    NotModifiedError,
+    NotSupportedError,
+    PermissionDeniedError,
+    PreconditionError,
+    UnauthenticatedError,
+    UnknownConfigurationKeyError,
+)
+# A 4xx answer is the request's fault (408 and 429 are retried by the client itself).
+_CLIENT_ERROR_STATUS = re.compile(r"status code: 4\d\d\b")
+# obstore says "after N retries, max_retries: M" once it has spent retries on a request.
+_CLIENT_RETRIED = "max_retries:"
+_MISSING_BUCKET = ("NoSuchBucket", "ContainerNotFound", "The specified bucket does not exist")
+_AZURE_PRINCIPAL_VARIABLES = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")
+_GOOGLE_CREDENTIAL_VARIABLES = (
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_SERVICE_ACCOUNT",
+    "GOOGLE_SERVICE_ACCOUNT_PATH",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
+)
+# A service-account key that makes obstore send requests without fetching a token.
+_ANONYMOUS_GCS_KEY = json.dumps(
+    {
+        "type": "service_account",
+        "disable_oauth": True,
+        "client_email": "",
+        "private_key": "",
+        "private_key_id": "",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Retries and timeouts of object-store requests (S3, GCS, Azure; reads and writes).
+
+    Durations are in seconds. `ExportOptions` carries them as the `--storage-*` flags.
+
+    >>> StorageSettings(max_retries=3).retry_config()["max_retries"]
+    3
+    """
+
+    max_retries: int = 10
+    """Retries of one request, and of one operation that failed in a way the client does
+    not retry (a transfer broken while its body or answer is read)."""
+    retry_timeout: float = 180.0
+    """No new attempt of a request or operation starts later than this after its first."""
+    retry_backoff: float = 0.1
+    """The first wait between attempts; each further wait doubles, up to `retry_max_backoff`."""
+    retry_max_backoff: float = 15.0
+    connect_timeout: float = 10.0
+    timeout: float = 3600.0
+    """One whole request, body included: it must fit the largest object's transfer."""
+    read_timeout: float = 120.0
+    """No byte for this long fails the request (a stalled connection)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise ValueError(f"max_retries must be an integer, got {self.max_retries!r}")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {self.max_retries}")
+        for name in (
+            "retry_timeout",
+            "retry_backoff",
+            "retry_max_backoff",
+            "connect_timeout",
+            "timeout",
+            "read_timeout",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number of seconds, got {value!r}")
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if self.retry_max_backoff < self.retry_backoff:
+            raise ValueError(
+                f"retry_max_backoff must be at least retry_backoff ({self.retry_backoff}), "
+                f"got {self.retry_max_backoff}"
+            )
+
+    def client_options(self) -> ClientConfig:
+        """obstore's HTTP client timeouts."""
+        return {
+            "connect_timeout": timedelta(seconds=self.connect_timeout),
+            "timeout": timedelta(seconds=self.timeout),
+            "read_timeout": timedelta(seconds=self.read_timeout),
+        }
+
+    def retry_config(self) -> RetryConfig:
+        """obstore's per-request retry policy."""
+        return {
+            "max_retries": self.max_retries,
+            "retry_timeout": timedelta(seconds=self.retry_timeout),
+            "backoff": {
+                "init_backoff": timedelta(seconds=self.retry_backoff),
+                "max_backoff": timedelta(seconds=self.retry_max_backoff),
+                "base": 2,
+            },
+        }
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after the `failures`-th failed attempt of an operation."""
+        return float(min(self.retry_max_backoff, self.retry_backoff * 2 ** (failures - 1)))
+
+
+DEFAULT_CLIENT_OPTIONS: ClientConfig = StorageSettings().client_options()
 
 
 class Sink(Protocol):
@@ -83,12 +205,56 @@ class ObjectInfo:
 
     name: str
     size: int
+    e_tag: str | None = field(default=None, compare=False)
+    """The store's ETag (on local disk obstore derives it from inode, mtime and size)."""
 
 
 def _first_line(error: BaseException) -> str:
-    """obstore messages append a multi-line debug dump; keep the human part."""
-    text = str(error).split("\n\nDebug source:", 1)[0].strip()
+    """obstore messages append a multi-line debug dump and may quote a whole XML error
+    body; keep the human part, on one line, of bounded length."""
+    text = " ".join(str(error).split("\n\nDebug source:", 1)[0].split())
+    if len(text) > _MAX_MESSAGE_CHARS:
+        text = text[: _MAX_MESSAGE_CHARS - 1] + "…"
     return text or type(error).__name__
+
+
+_STATUS = re.compile(r"status code: (\d{3}[^:]*)")
+_ERROR_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
+_RETRIES = re.compile(r"after (\d+) retries")
+_KIND_OF_FAILURE: tuple[tuple[type[ObstoreError], str], ...] = (
+    (PermissionDeniedError, "permission denied"),
+    (UnauthenticatedError, "not authenticated (check the credentials)"),
+    (PreconditionError, "the object changed meanwhile"),
+)
+
+
+def _reason(error: BaseException) -> str:
+    """Why a storage operation failed, short: for an HTTP answer its kind, status, the
+    store's error code and the retries spent (obstore's message repeats the object name
+    and URL, which the caller's message already gives); anything else as obstore says it."""
+    text = _first_line(error)
+    status = _STATUS.search(text)
+    if not isinstance(error, ObstoreError) or status is None:
+        return text
+    kind = next((k for cls, k in _KIND_OF_FAILURE if isinstance(error, cls)), "")
+    details = [f"HTTP {status.group(1).strip()}"]
+    code = _ERROR_CODE.search(str(error))
+    if code:
+        details.append(code.group(1))
+    retries = _RETRIES.search(text)
+    if retries:
+        details.append(f"after {retries.group(1)} retries")
+    summary = ", ".join(details)
+    return f"{kind} ({summary})" if kind else summary
+
+
+def _retryable(error: ObstoreError) -> bool:
+    """Whether repeating the operation may succeed: not a permanent error, and not one
+    whose request obstore already retried until its budget ran out."""
+    if isinstance(error, _PERMANENT_ERRORS):
+        return False
+    text = _first_line(error)
+    return _CLIENT_RETRIED not in text and not _CLIENT_ERROR_STATUS.search(text)
 
 
 class Storage:
@@ -98,22 +264,28 @@ class Storage:
         self,
         backend: brpb.StorageBackend,
         *,
+        settings: StorageSettings | None = None,
         client_options: ClientConfig | None = None,
         retry_config: RetryConfig | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         """Build the store for `backend`.
 
-        `client_options` overrides `DEFAULT_CLIENT_OPTIONS` (HTTP timeouts, proxies…) and
-        `retry_config` obstore's retry policy, for cloud stores; `environ` (default
+        `settings` are the retries and timeouts of cloud stores; `client_options`
+        overrides obstore client settings on top of them (timeouts, proxies…) and
+        `retry_config` replaces their per-request retry policy. `environ` (default
         `os.environ`) is where credentials and regions missing from the backend are
         looked up.
         """
         self.backend = backend
         self.location = describe_backend(backend)
+        self.settings = settings or StorageSettings()
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
-        self._client_options: ClientConfig = {**DEFAULT_CLIENT_OPTIONS, **(client_options or {})}
-        self._retry_config = retry_config
+        self._client_options: ClientConfig = {
+            **self.settings.client_options(),
+            **(client_options or {}),
+        }
+        self._retry_config: RetryConfig = retry_config or self.settings.retry_config()
         self._attributes: Attributes = {}
         self._write_blocker: str | None = None
         self._local_root: Path | None = None
@@ -247,6 +419,12 @@ class Storage:
                     "GOOGLE_APPLICATION_CREDENTIALS",
                 )
             config["service_account_key"] = gcs.credentials_blob
+        elif gcs.endpoint.startswith("http://") and not any(
+            self._environ.get(v) for v in _GOOGLE_CREDENTIAL_VARIABLES
+        ):
+            # GCS itself is HTTPS only: a plain-HTTP endpoint is an emulator (fake-gcs-server
+            # and the like), which takes requests without an OAuth token.
+            config["service_account_key"] = _ANONYMOUS_GCS_KEY
         if gcs.endpoint:
             base_url = gcs.endpoint.rstrip("/").removesuffix("/storage/v1")
             config["base_url"] = base_url
@@ -271,15 +449,26 @@ class Storage:
             raise UnsupportedStorageError(self.location, "the Azure backend has no container")
         config: AzureConfig = {}
         client: ClientConfig = {**self._client_options}
-        account = azure.account_name or self._environ.get("AZURE_STORAGE_ACCOUNT", "")
-        if account:
-            config["account_name"] = account
+        env = self._environ
+        account = azure.account_name or env.get("AZURE_STORAGE_ACCOUNT", "")
+        if not account:
+            raise UnsupportedStorageError(
+                self.location,
+                "no storage account: give account-name in the URL or set AZURE_STORAGE_ACCOUNT",
+            )
+        config["account_name"] = account
+        # BR's order: a SAS token, the account key, then from the environment a service
+        # principal (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET) and
+        # AZURE_STORAGE_KEY; with none of them obstore tries managed identity.
+        principal = [env.get(v, "") for v in _AZURE_PRINCIPAL_VARIABLES]
         if azure.access_sig:
             config["sas_key"] = azure.access_sig.removeprefix("?")
         elif azure.shared_key:
             config["account_key"] = azure.shared_key
-        elif self._environ.get("AZURE_STORAGE_KEY"):
-            config["account_key"] = self._environ["AZURE_STORAGE_KEY"]
+        elif all(principal):
+            config["client_id"], config["tenant_id"], config["client_secret"] = principal
+        elif env.get("AZURE_STORAGE_KEY"):
+            config["account_key"] = env["AZURE_STORAGE_KEY"]
         if azure.endpoint:
             config["endpoint"] = azure.endpoint.rstrip("/")
             if azure.endpoint.startswith("http://"):
@@ -301,6 +490,27 @@ class Storage:
             retry_config=self._retry_config,
         )
 
+    def store_config(self) -> dict[str, Any]:
+        """What the object store was built with, as obstore holds it: `kind`, `bucket`
+        (S3/GCS bucket or Azure container), `prefix`, `config` (endpoint, credentials…),
+        `client_options` and `retry_config`; `{"kind": "local", "path": …}` for local disk.
+        It holds credentials: for checks, never for logs.
+        """
+        store = self._store
+        if self._local_root is not None or store is None or isinstance(store, LocalStore):
+            return {"kind": "local", "path": str(self._local_root)}
+        kind = {S3Store: "s3", GCSStore: "gcs", AzureStore: "azure"}[type(store)]
+        config: dict[str, Any] = dict(store.config)
+        bucket = config.pop({"s3": "bucket", "gcs": "bucket", "azure": "container_name"}[kind])
+        return {
+            "kind": kind,
+            "bucket": bucket,
+            "prefix": store.prefix,
+            "config": config,
+            "client_options": store.client_options,
+            "retry_config": store.retry_config,
+        }
+
     # --- helpers -------------------------------------------------------------------------
 
     def _existing_store(self) -> _Store | None:
@@ -312,6 +522,7 @@ class Storage:
         return self._store
 
     def _reader(self, name: str) -> _Store:
+        self.local_file(name)  # a local store refuses names that lead outside its root
         store = self._existing_store()
         if store is None:
             raise ObjectNotFoundError(
@@ -320,6 +531,7 @@ class Storage:
         return store
 
     def _writer(self, name: str) -> _Store:
+        self.local_file(name)  # a local store refuses names that lead outside its root
         if self._write_blocker is not None:
             raise UnsupportedStorageError(self.location, self._write_blocker)
         if self._store is None:
@@ -341,6 +553,13 @@ class Storage:
         try:
             yield
         except FileNotFoundError as e:
+            if any(marker in str(e) for marker in _MISSING_BUCKET):
+                raise StorageError(
+                    f"{action} {name!r} in {self.location} failed: the bucket (or container) "
+                    f"does not exist ({_reason(e)})",
+                    name=name,
+                    location=self.location,
+                ) from e
             raise ObjectNotFoundError(name or "", location=self.location) from e
         except ValueError as e:
             raise StorageError(
@@ -351,34 +570,77 @@ class Storage:
         except (ObstoreError, OSError) as e:
             subject = f" {name!r}" if name is not None else ""
             raise StorageError(
-                f"{action}{subject} in {self.location} failed: {_first_line(e)}",
+                f"{action}{subject} in {self.location} failed: {_reason(e)}",
                 name=name,
                 location=self.location,
             ) from e
+
+    def _call(self, action: str, name: str | None, operation: Callable[[], _T]) -> _T:
+        """Run one storage operation, repeating it (with backoff, within the settings'
+        attempts and time) when it failed in a way that another attempt may cure.
+        Failures become StorageError subclasses that name the object."""
+        failures = 0
+        started = time.monotonic()
+        with self._translate(action, name):
+            while True:
+                try:
+                    return operation()
+                except ObstoreError as e:
+                    failures += 1
+                    # Local disk fails for reasons another attempt does not cure.
+                    local = self._local_root is not None
+                    delay = None if local else self._retry_delay(e, failures, started)
+                    if delay is None:
+                        raise
+                    _log.warning(
+                        "%s %r in %s failed (%s); attempt %d of %d in %.2fs",
+                        action,
+                        name,
+                        self.location,
+                        _first_line(e),
+                        failures + 1,
+                        self.settings.max_retries + 1,
+                        delay,
+                    )
+                    time.sleep(delay)
+
+    def _retry_delay(self, error: ObstoreError, failures: int, started: float) -> float | None:
+        """Seconds to wait before attempt `failures + 1`, or None to give up."""
+        if not _retryable(error):
+            return None
+        if failures > self.settings.max_retries:
+            return None
+        delay = self.settings.backoff(failures)
+        if time.monotonic() + delay - started > self.settings.retry_timeout:
+            return None
+        return delay
 
     # --- operations ----------------------------------------------------------------------
 
     def get_bytes(self, name: str) -> bytes:
         """The whole content of object `name` (for small objects such as metadata)."""
         store = self._reader(name)
-        with self._translate("reading", name):
-            return obstore.get(store, name).bytes().to_bytes()
+        return self._call("reading", name, lambda: obstore.get(store, name).bytes().to_bytes())
 
     def put_bytes(self, name: str, data: bytes) -> None:
         """Write `data` as object `name`, replacing it atomically if it exists."""
         store = self._writer(name)
-        with self._translate("writing", name):
-            obstore.put(
+        self._call(
+            "writing",
+            name,
+            lambda: obstore.put(
                 store,
                 name,
                 data,
                 attributes=self._attributes or None,
                 chunk_size=STREAM_CHUNK_SIZE,
                 max_concurrency=UPLOAD_CONCURRENCY,
-            )
+            ),
+        )
 
-    def put_file(self, name: str, local_path: str | os.PathLike[str]) -> None:
+    def put_file(self, name: str, local_path: str | os.PathLike[str]) -> PutResult:
         """Upload local file `local_path` as object `name`, streamed; multipart when large.
+        Returns the new object's ETag (and version, where the store has versions).
 
         Memory stays around `UPLOAD_CONCURRENCY` times the part size; the part size grows above
         `STREAM_CHUNK_SIZE` only for files too large for S3's part-count limit.
@@ -392,15 +654,19 @@ class Storage:
             ) from e
         part_size = max(STREAM_CHUNK_SIZE, math.ceil(size / _MAX_PARTS))
         store = self._writer(name)
-        with self._translate("uploading", name):
-            obstore.put(
+        # A failed multipart upload is started over; its parts are discarded by the store.
+        return self._call(
+            "uploading",
+            name,
+            lambda: obstore.put(
                 store,
                 name,
                 source,
                 attributes=self._attributes or None,
                 chunk_size=part_size,
                 max_concurrency=UPLOAD_CONCURRENCY,
-            )
+            ),
+        )
 
     def list(self, prefix: str = "") -> builtins.list[ObjectInfo]:
         """Objects whose name starts with `prefix` (a plain string prefix), sorted by name.
@@ -411,12 +677,16 @@ class Storage:
         store = self._existing_store()
         if store is None:
             return []
-        found: builtins.list[ObjectInfo] = []
-        with self._translate("listing", prefix):
+
+        def listing() -> builtins.list[ObjectInfo]:
+            found: builtins.list[ObjectInfo] = []
             for chunk in obstore.list(store, directory or None, chunk_size=1000):
                 for meta in chunk:
                     if meta["path"].startswith(prefix):
-                        found.append(ObjectInfo(meta["path"], meta["size"]))
+                        found.append(ObjectInfo(meta["path"], meta["size"], meta["e_tag"]))
+            return found
+
+        found = self._call("listing", prefix, listing)
         found.sort(key=lambda info: info.name)
         return found
 
@@ -431,19 +701,16 @@ class Storage:
     def size(self, name: str) -> int:
         """Size in bytes of object `name`."""
         store = self._reader(name)
-        with self._translate("inspecting", name):
-            return int(obstore.head(store, name)["size"])
+        return self._call("inspecting", name, lambda: int(obstore.head(store, name)["size"]))
 
     def delete(self, name: str) -> None:
         """Delete object `name`; deleting a missing object is not an error."""
+        self.local_file(name)  # a local store refuses names that lead outside its root
         store = self._existing_store()
         if store is None:
             return
-        try:
-            with self._translate("deleting", name):
-                obstore.delete(store, name)
-        except ObjectNotFoundError:
-            pass
+        with suppress(ObjectNotFoundError):
+            self._call("deleting", name, lambda: obstore.delete(store, name))
 
     def download_to(
         self,
@@ -475,11 +742,8 @@ class Storage:
             with open(partial, "wb") as out:
                 digest, received = self._stream_into(store, name, out)
             if expected_size is not None and received != expected_size:
-                raise StorageError(
-                    f"size mismatch for {name!r} in {self.location}: expected "
-                    f"{expected_size} bytes, got {received}",
-                    name=name,
-                    location=self.location,
+                raise SizeMismatchError(
+                    name, expected=expected_size, actual=received, location=self.location
                 )
             if expected_sha256 is not None and digest != expected_sha256:
                 raise ChecksumMismatchError(
@@ -501,10 +765,10 @@ class Storage:
         it can be read in place; None for object stores."""
         if self._local_root is None:
             return None
-        path = Path(os.path.normpath(self._local_root / name))
-        if not path.is_relative_to(self._local_root):
+        path = contained_path(self._local_root, name)
+        if path is None:
             raise StorageError(
-                f"object name {name!r} leads outside {self.location}",
+                f"invalid object name {name!r}: it leads outside {self.location}",
                 name=name,
                 location=self.location,
             )
@@ -561,11 +825,15 @@ class Storage:
         return removed
 
     def _stream_into(self, store: _Store, name: str, out: Any) -> tuple[bytes, int]:
+        """Stream object `name` into `out`, hashing it. A transfer that breaks resumes with
+        a range request from the last byte received, pinned to the object's ETag (a
+        changed object fails with a precondition error instead of mixing versions)."""
         hasher = hashlib.sha256()
         received = 0
         total: int | None = None
         e_tag: str | None = None
         failures = 0
+        started = time.monotonic()
         with self._translate("downloading", name):
             while True:
                 options: GetOptions = {}
@@ -583,18 +851,23 @@ class Storage:
                         hasher.update(chunk)
                         received += len(chunk)
                     return hasher.digest(), received
-                except (PermissionDeniedError, UnauthenticatedError, PreconditionError):
-                    raise
-                except ObstoreError:
+                except ObstoreError as e:
+                    if total is not None and received >= total:
+                        # Every byte arrived; the caller checks size and digest.
+                        return hasher.digest(), received
                     failures += 1
-                    if failures >= _DOWNLOAD_ATTEMPTS or (total is not None and received >= total):
+                    delay = self._retry_delay(e, failures, started)
+                    if delay is None:
                         raise
                     _log.warning(
-                        "download of %r from %s interrupted at byte %d; resuming",
+                        "download of %r from %s interrupted at byte %d (%s); resuming in %.2fs",
                         name,
                         self.location,
                         received,
+                        _first_line(e),
+                        delay,
                     )
+                    time.sleep(delay)
 
 
 class _Discard:
@@ -641,15 +914,18 @@ def _credentials_type(blob: str) -> str:
     return str(parsed.get("type", "unknown"))
 
 
-_shared: dict[bytes, Storage] = {}
+_shared: dict[tuple[bytes, StorageSettings], Storage] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_storage(backend: brpb.StorageBackend) -> Storage:
-    """The process's `Storage` of `backend`, built once (clients keep their connections)."""
-    key = backend.SerializeToString(deterministic=True)
+def shared_storage(
+    backend: brpb.StorageBackend, settings: StorageSettings | None = None
+) -> Storage:
+    """The process's `Storage` of `backend` with `settings`, built once (clients keep
+    their connections)."""
+    key = (backend.SerializeToString(deterministic=True), settings or StorageSettings())
     with _shared_lock:
         storage = _shared.get(key)
         if storage is None:
-            storage = _shared[key] = Storage(backend)
+            storage = _shared[key] = Storage(backend, settings=key[1])
         return storage

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .errors import Interrupted
 from .events import (
     CheckpointLoaded,
     DecodeFinished,
@@ -79,7 +80,8 @@ class RunSummary:
         self._finished_wall: float | None = None
         self._seconds: float | None = None
         self.status = "running"
-        """`running` until `RunFinished`, then `succeeded` or `failed`."""
+        """`running` until `RunFinished`, then `succeeded`, `failed` or `interrupted` (by a
+        signal; resumable like a failed run)."""
         self.error: str | None = None
         """The error of a failed run, redacted."""
         self.error_type: str | None = None
@@ -163,7 +165,8 @@ class RunSummary:
         if event.error is None:
             self.status = "succeeded"
         else:
-            self.status = "failed"
+            interrupted = isinstance(event.error, Interrupted | KeyboardInterrupt)
+            self.status = "interrupted" if interrupted else "failed"
             self.error_type = type(event.error).__name__
             self.error = self._redact(str(event.error) or self.error_type)
         if event.result is not None:

@@ -17,7 +17,12 @@ import pyarrow as pa
 
 from ._native import TableDecoder
 from .backupmeta import BackupMeta, SchemaEntry
-from .errors import NoTablesSelectedError, TableNotFoundError, UnknownTableIdsError
+from .errors import (
+    NoTablesSelectedError,
+    TableInfoError,
+    TableNotFoundError,
+    UnknownTableIdsError,
+)
 from .options import TYPE_MAPPINGS, TypeMapping
 from .table_filter import TableFilter
 from .tidb_types import render_type
@@ -138,7 +143,10 @@ def backup_tables(meta: BackupMeta) -> list[Table]:
         if info is None or entry.table_name is None or not _has_rows(info):
             continue
         raw = table_json(entry)
-        decoder = decoder_for(raw, "compat")
+        try:
+            decoder = decoder_for(raw, "compat")
+        except TableInfoError as e:
+            raise e.in_db(entry.db_name) from None
         physical = tuple(decoder.physical_ids)
         tables.append(
             Table(

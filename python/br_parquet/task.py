@@ -9,8 +9,6 @@ each in the checkpoint after its upload. It returns its objects, counts and stag
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -18,9 +16,10 @@ from pathlib import Path
 
 from ._native import SstScan
 from .checkpoint import EntryWriter, utc_now
-from .crashpoints import crash_point, task_delay
+from .crashpoints import crash_point, task_delay, task_gate
 from .errors import VerificationError
 from .fetch import LocalSst, fetch_sst
+from .interrupt import make_temp_dir, remove_temp_dir
 from .naming import parquet_object_name
 from .options import ExportOptions
 from .parquet_writer import ParquetFileWriter
@@ -79,8 +78,8 @@ class _Clock:
 
 
 def run_task(task: ExportTask, workdir: str | None = None) -> TaskResult:
-    """Does `task`; local files go to a private folder under `workdir` (default: the
-    system temp folder) that is removed afterwards.
+    """Does `task`; local files go to a private folder (mode 0700) under `workdir`
+    (default: the system temp folder) that is removed afterwards, also on error.
 
     >>> from br_parquet.job import prepare
     >>> from br_parquet.storage_url import parse_location
@@ -89,17 +88,18 @@ def run_task(task: ExportTask, workdir: str | None = None) -> TaskResult:
     >>> [(o.table, o.rows) for o in done.objects]
     [('group_a', 2), ('group_b', 2)]
     """
-    tmp = Path(tempfile.mkdtemp(prefix="sst-", dir=workdir))
+    tmp = make_temp_dir("sst", workdir)
     try:
         return _run(task, tmp)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_temp_dir(tmp)
 
 
 def _run(task: ExportTask, tmp: Path) -> TaskResult:
     task_delay()
+    task_gate()
     clock = _Clock()
-    source = shared_storage(task.input)
+    source = shared_storage(task.input, task.options.storage)
     started = time.monotonic()
     cipher = task.options.crypter
     fetched: list[LocalSst] = []
@@ -135,6 +135,8 @@ def _convert(
         [t.decoder(options.type_mapping) for t in task.tables],
         default_sst=default.path if default else None,
         name=task.name,
+        default_name=task.sst.default.name if task.sst.default else None,
+        key_range=(bytes(task.sst.write.start_key), bytes(task.sst.write.end_key)),
         batch_rows=parquet.write_batch_size,
         checksums=options.verify != "none",
     )
@@ -223,14 +225,15 @@ def _publish(
     """Uploads every object, each followed by its checkpoint entry. Every object is
     complete before the first upload, so each entry lists all objects of its task: a
     task is finished when all of them have entries."""
-    output = shared_storage(task.output)
+    output = shared_storage(task.output, task.options.storage)
     published: list[WrittenObject] = []
     for local, path in objects:
         started = time.monotonic()
         crash_point("before-upload")
-        output.put_file(local.path, path)
+        uploaded = output.put_file(local.path, path)
         crash_point("after-upload")
-        obj = replace(local, finished_at=utc_now())
+        # The ETag lets a resumed run check the object with a listing, without reading it.
+        obj = replace(local, finished_at=utc_now(), etag=uploaded["e_tag"])
         published.append(obj)
         started = clock.lap("upload", started)
         if task.checkpoint is not None:

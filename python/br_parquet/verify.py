@@ -5,18 +5,16 @@ checksum against the sum of all its files'."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from ._native import SstScan
 from .backupmeta import BackupMeta
 from .errors import VerificationError
 from .fetch import LocalSst, fetch_sst
+from .interrupt import make_temp_dir, remove_temp_dir
 from .options import ExportOptions
 from .plan import SstTask, pair_stem, table_id_of
 from .proto import brpb_pb2 as brpb
@@ -123,8 +121,8 @@ def _checksum_pair(
         )
     write, owner = pair["write"]
     default = pair["default"][0] if "default" in pair else None
-    source = shared_storage(input)
-    tmp = Path(tempfile.mkdtemp(prefix="verify-", dir=workdir))
+    source = shared_storage(input, options.storage)
+    tmp = make_temp_dir("verify", workdir)
     fetched: list[LocalSst] = []
     try:
         local_write = fetch_sst(source, write, options.crypter, tmp)
@@ -137,6 +135,8 @@ def _checksum_pair(
             [],
             default_sst=local_default.path if local_default else None,
             name=write.name,
+            default_name=default.name if default else None,
+            key_range=(bytes(write.start_key), bytes(write.end_key)),
             batch_rows=1,
             checksums=True,
         )
@@ -146,7 +146,7 @@ def _checksum_pair(
     finally:
         for f in fetched:
             f.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_temp_dir(tmp)
     return check_files([("write", write), ("default", default)], sums, owner)
 
 

@@ -3,6 +3,7 @@ the checkpoint stores as an entry, the JSON manifest lists and the result sums u
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -30,6 +31,9 @@ class WrittenObject:
     """Every object of the same task, sorted; the task is finished when all exist."""
     finished_at: str
     """UTC time (ISO 8601) the object was uploaded."""
+    etag: str | None = None
+    """The ETag the output storage gave the object when it was uploaded (None where the
+    store gives none, and in entries written before ETags were recorded)."""
     reused: bool = False
     """Finished by an earlier run and taken from the checkpoint (not part of the JSON form)."""
 
@@ -44,20 +48,27 @@ class WrittenObject:
         return out
 
     @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> WrittenObject:
-        """The record whose `to_json()` is `document`; `ValueError` says what is wrong."""
+    def from_json(cls, document: Mapping[str, Any], *, reused: bool = False) -> WrittenObject:
+        """The record whose `to_json()` is `document`; `ValueError` says what is wrong.
+        Names repeated across records (database, table, the object's own path in
+        `task_objects`) share one string: a checkpoint may hold 10^6 of them."""
+        path = _typed(document, "path", str)
         obj = cls(
-            path=_typed(document, "path", str),
-            db=_typed(document, "db", str),
-            table=_typed(document, "table", str),
+            path=path,
+            db=sys.intern(_typed(document, "db", str)),
+            table=sys.intern(_typed(document, "table", str)),
             table_id=_typed(document, "table_id", int),
             rows=_typed(document, "rows", int),
             size=_typed(document, "size", int),
             sha256=_typed(document, "sha256", str),
             source_sst=_typed(document, "source_sst", str),
             source_default_sst=_optional_str(document, "source_default_sst"),
-            task_objects=tuple(_string_list(document, "task_objects")),
+            task_objects=tuple(
+                p if p != path else path for p in _string_list(document, "task_objects")
+            ),
             finished_at=_typed(document, "finished_at", str),
+            etag=_optional_str(document, "etag"),
+            reused=reused,
         )
         if obj.path not in obj.task_objects:
             raise ValueError("lists task_objects without its own path")

@@ -402,8 +402,9 @@ def test_garbage_is_reported_as_encrypted(tmp_path: Path) -> None:
         load_backupmeta(storage)
     # Parses, but a BR-written backupmeta always has a cluster ID and a backup TS.
     storage.put_bytes("backupmeta", brpb.BackupMeta(cluster_version="x").SerializeToString())
-    with pytest.raises(EncryptedMetaError):
+    with pytest.raises(BackupMetaError, match="not a BackupMeta") as info:
         load_backupmeta(storage)
+    assert not isinstance(info.value, EncryptedMetaError)
     with pytest.raises(BackupMetaError, match="too short"):
         decode_backupmeta(b"0123456789", cipher=KEY_0X42)
 

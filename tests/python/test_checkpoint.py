@@ -1,11 +1,12 @@
-"""`br_parquet.checkpoint`: config hash, meta.json, entries, verification on resume,
-on local disk and on the S3 test server."""
+"""`br_parquet.checkpoint`: config hash, meta.json, entries, their compaction into index
+objects, verification on resume, on local disk and on the S3 test server."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -20,6 +21,8 @@ from br_parquet.checkpoint import (
     BackupIdentity,
     Checkpoint,
     CheckpointConfig,
+    Compactor,
+    EmptyTaskEntry,
     Verify,
 )
 from br_parquet.errors import CheckpointError, CheckpointMismatchError, FilterError
@@ -67,25 +70,32 @@ def config(meta: BackupMeta | None = None, **changes: Any) -> CheckpointConfig:
     return CheckpointConfig.for_export(meta or backup_meta(), **settings)
 
 
-def record_entry(checkpoint: Checkpoint, *, obj: str, sha256: bytes, **fields: Any) -> None:
+def record_entry(
+    checkpoint: Checkpoint, *, obj: str, sha256: bytes, **fields: Any
+) -> WrittenObject:
     """Records `obj` as the export's tasks do, from the fields of its `WrittenObject`."""
-    checkpoint.record_object(
-        WrittenObject(
-            path=obj,
-            sha256=sha256.hex() if sha256 else "0" * 64,
-            finished_at="2026-01-01T00:00:00.000Z",
-            **{**fields, "task_objects": tuple(sorted(fields["task_objects"]))},
-        ),
+    written = WrittenObject(
+        path=obj,
+        sha256=sha256.hex() if sha256 else "0" * 64,
+        finished_at="2026-01-01T00:00:00.000Z",
+        **{**fields, "task_objects": tuple(sorted(fields["task_objects"]))},
     )
+    checkpoint.record_object(written)
+    return written
 
 
 IDENTITY = BackupIdentity.of(backup_meta(), "local:///backups/full")
 
 
 def open_checkpoint(
-    storage: Storage, cfg: CheckpointConfig | None = None, verify: Verify = "sha256"
+    storage: Storage,
+    cfg: CheckpointConfig | None = None,
+    verify: Verify = "etag",
+    read_only: bool = False,
 ) -> Checkpoint:
-    return Checkpoint.open(storage, PREFIX, cfg or config(), IDENTITY, verify=verify, workers=4)
+    return Checkpoint.open(
+        storage, PREFIX, cfg or config(), IDENTITY, verify=verify, workers=4, read_only=read_only
+    )
 
 
 def write_object(storage: Storage, name: str, content: bytes) -> tuple[int, bytes]:
@@ -93,16 +103,29 @@ def write_object(storage: Storage, name: str, content: bytes) -> tuple[int, byte
     return len(content), hashlib.sha256(content).digest()
 
 
+def listed_etag(storage: Storage, name: str) -> str | None:
+    """The ETag the store lists for object `name` (how a task learns it after an upload)."""
+    [info] = [o for o in storage.list(name) if o.name == name]
+    return info.e_tag
+
+
 def finish_task(
-    checkpoint: Checkpoint, task: str, objects: dict[str, bytes], *, record: int | None = None
-) -> None:
-    """Upload the task's objects and record the first `record` of them (all by default)."""
+    checkpoint: Checkpoint,
+    task: str,
+    objects: dict[str, bytes],
+    *,
+    record: int | None = None,
+    compactor: Compactor | None = None,
+) -> list[WrittenObject]:
+    """Upload the task's objects and record the first `record` of them (all by default),
+    with their ETags; hand the recorded entries to `compactor` as the export does."""
     names = sorted(objects)
+    recorded = []
     for i, name in enumerate(names):
         size, digest = write_object(checkpoint.storage, name, objects[name])
         if record is not None and i >= record:
             continue
-        record_entry(
+        written = record_entry(
             checkpoint,
             obj=name,
             source_sst=task,
@@ -114,7 +137,12 @@ def finish_task(
             rows=10 * (i + 1),
             size=size,
             sha256=digest,
+            etag=listed_etag(checkpoint.storage, name),
         )
+        recorded.append(written)
+    if compactor is not None:
+        compactor.add(recorded)
+    return recorded
 
 
 @pytest.fixture
@@ -305,7 +333,49 @@ def test_older_format_is_refused(storage: Storage, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"written by an older br-parquet .* version 1") as e:
         open_checkpoint(storage)
     assert "remove the checkpoint directory" in str(e.value)
-    assert FORMAT_VERSION == 2
+    assert FORMAT_VERSION == 3
+
+
+def reseal(document: dict[str, Any]) -> bytes:
+    """`document` (a checkpoint document) with its checksum recomputed, as if written so."""
+    body = {k: v for k, v in document.items() if k != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps({**body, "checksum": hashlib.sha256(canonical.encode()).hexdigest()}).encode()
+
+
+def test_version_2_checkpoint_is_read_and_upgraded(storage: Storage, tmp_path: Path) -> None:
+    """Version 2 had no ETags and no index: its entries are checked by SHA-256 once, then
+    recorded with their ETags in an index, and meta.json becomes version 3."""
+    three_tasks(storage)
+    root = tmp_path / "out/parquet/_checkpoint"
+    for path in root.rglob("*.json"):
+        document = json.loads(path.read_bytes())
+        document["format_version"] = 2
+        document.get("object", {}).pop("etag", None)
+        path.write_bytes(reseal(document))
+
+    peek = open_checkpoint(storage, read_only=True)  # a dry run upgrades nothing
+    assert peek.status.format_version == 2
+    assert json.loads((root / "meta.json").read_bytes())["format_version"] == 2
+
+    checkpoint = open_checkpoint(storage)
+    status = checkpoint.status
+    assert status.format_version == 2
+    assert (status.reusable_tasks, status.reusable_objects) == (3, 3)
+    assert (status.listed_objects, status.read_objects) == (0, 3)
+    meta = json.loads((root / "meta.json").read_bytes())
+    assert meta["format_version"] == FORMAT_VERSION == 3
+    assert meta["config_hash"] == config().hash
+    assert checkpoint_files(tmp_path) == ["index/0000000001.json", "meta.json"]
+    index = json.loads((root / "index/0000000001.json").read_bytes())
+    assert {o["path"]: o["etag"] for o in index["objects"]} == {
+        name: listed_etag(storage, name) for name in (A1, A2, B1)
+    }
+
+    again = open_checkpoint(storage)
+    assert again.status.format_version == 3
+    assert (again.status.listed_objects, again.status.read_objects) == (3, 0)
+    assert again.reusable(TASK_EMPTY) == ()
 
 
 def test_entries_without_meta_are_refused(storage: Storage) -> None:
@@ -319,40 +389,23 @@ def test_entries_without_meta_are_refused(storage: Storage) -> None:
 # --- entries --------------------------------------------------------------------------------
 
 
+def checkpoint_files(tmp_path: Path) -> list[str]:
+    root = tmp_path / "out/parquet/_checkpoint"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
 def test_finished_tasks_are_reusable(storage: Storage, tmp_path: Path) -> None:
-    three_tasks(storage)
-    checkpoint = open_checkpoint(storage)
-    entries = checkpoint.reusable(TASK_A)
-    assert entries is not None
-    assert [e.path for e in entries] == sorted([A1, A2])
-    items = entries[0]
-    assert items.path == A2
-    assert items.source_sst == TASK_A
-    assert items.source_default_sst == "1/10_2_aaaa_default.sst"
-    assert items.task_objects == (A2, A1)
-    assert (items.db, items.table, items.table_id, items.rows) == ("shop", "items", 100, 10)
-    assert items.size == 350
-    assert items.sha256 == hashlib.sha256(b"items-a" * 50).hexdigest()
-    assert checkpoint.reusable(TASK_EMPTY) == ()
-    assert checkpoint.reusable("1/99_write.sst") is None
-    status = checkpoint.status
-    assert (status.reusable_tasks, status.reusable_objects, status.reusable_rows) == (3, 3, 40)
-    assert status.entries == 4
-    assert status.rejected_entries == status.redo_objects == []
-    on_disk = sorted(
-        str(p.relative_to(tmp_path / "out/parquet/_checkpoint"))
-        for p in (tmp_path / "out/parquet/_checkpoint").rglob("*")
-        if p.is_file()
-    )
-    assert on_disk == [
+    first = three_tasks(storage)
+    assert checkpoint_files(tmp_path) == [
         "entries/_empty_tasks/1_12_2_cccc_write.json",
         "entries/shop/items/1_10_2_aaaa_write.parquet.json",
         "entries/shop/orders/1_10_2_aaaa_write.parquet.json",
         "entries/shop/orders/1_11_2_bbbb_write.parquet.json",
         "meta.json",
     ]
-    entry = json.loads((tmp_path / "out" / checkpoint.writer.entry_name(B1)).read_bytes())
+    entry = json.loads((tmp_path / "out" / first.writer.entry_name(B1)).read_bytes())
     assert set(entry) == {"kind", "format_version", "config_hash", "object", "checksum"}
+    assert entry["format_version"] == FORMAT_VERSION
     assert set(entry["object"]) == {
         "path",
         "source_sst",
@@ -365,7 +418,40 @@ def test_finished_tasks_are_reusable(storage: Storage, tmp_path: Path) -> None:
         "size",
         "sha256",
         "finished_at",
+        "etag",
     }
+    assert entry["object"]["etag"] == listed_etag(storage, B1)
+
+    checkpoint = open_checkpoint(storage)
+    entries = checkpoint.reusable(TASK_A)
+    assert entries is not None
+    assert [e.path for e in entries] == sorted([A1, A2])
+    items = entries[0]
+    assert items.path == A2
+    assert items.source_sst == TASK_A
+    assert items.source_default_sst == "1/10_2_aaaa_default.sst"
+    assert items.task_objects == (A2, A1)
+    assert (items.db, items.table, items.table_id, items.rows) == ("shop", "items", 100, 10)
+    assert items.size == 350
+    assert items.sha256 == hashlib.sha256(b"items-a" * 50).hexdigest()
+    assert items.etag == listed_etag(storage, A2)
+    assert checkpoint.reusable(TASK_EMPTY) == ()
+    assert checkpoint.reusable("1/99_write.sst") is None
+    status = checkpoint.status
+    assert (status.reusable_tasks, status.reusable_objects, status.reusable_rows) == (3, 3, 40)
+    assert status.entries == 4
+    assert (status.entry_documents, status.index_objects) == (4, 0)
+    assert status.rejected_entries == status.redo_objects == []
+    # Checked by the listing: size and ETag, nothing read back.
+    assert (status.listed_objects, status.read_objects) == (3, 0)
+    # The entries left by the earlier run were folded into one index.
+    assert checkpoint_files(tmp_path) == ["index/0000000001.json", "meta.json"]
+
+    again = open_checkpoint(storage)
+    assert (again.status.entry_documents, again.status.index_objects) == (0, 1)
+    assert again.reusable(TASK_A) == entries
+    assert again.reusable(TASK_EMPTY) == ()
+    assert checkpoint_files(tmp_path) == ["index/0000000001.json", "meta.json"]
 
 
 def test_task_with_a_missing_entry_is_redone(storage: Storage) -> None:
@@ -472,6 +558,110 @@ def test_damaged_empty_task_entry_is_redone(storage: Storage) -> None:
     assert open_checkpoint(storage).reusable(TASK_EMPTY) is None
 
 
+# --- compaction into index objects ----------------------------------------------------------
+
+
+def object_name(i: int) -> str:
+    return f"parquet/shop/orders/1_{20 + i}_2_t{i}_write.parquet"
+
+
+def task_name(i: int) -> str:
+    return f"1/{20 + i}_2_t{i}_write.sst"
+
+
+def test_entries_are_compacted_into_few_indexes(storage: Storage, tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(storage)
+    assert checkpoint.compactor is not None
+    compactor = Compactor(storage, checkpoint.writer, flush_entries=3, merge_at=3, cap=5)
+    documents = []
+    for i in range(13):
+        finish_task(checkpoint, task_name(i), {object_name(i): b"rows-%d" % i}, compactor=compactor)
+        documents.append(len([f for f in checkpoint_files(tmp_path) if f.startswith("entries/")]))
+    # Never more entry documents than the flush size; indexes 1-3 were merged into 4 (full)
+    # and 5, then the 12th entry made 6.
+    assert max(documents) < 3
+    assert checkpoint_files(tmp_path) == [
+        "entries/shop/orders/1_32_2_t12_write.parquet.json",
+        "index/0000000004.json",
+        "index/0000000005.json",
+        "index/0000000006.json",
+        "meta.json",
+    ]
+    assert compactor.pending == 1
+    compactor.close()  # 7 holds the 13th; 5, 6 and 7 become 8 (full) and 9
+    assert checkpoint_files(tmp_path) == [
+        "index/0000000004.json",
+        "index/0000000008.json",
+        "index/0000000009.json",
+        "meta.json",
+    ]
+    assert compactor.indexes_written == 9
+    again = open_checkpoint(storage)
+    status = again.status
+    assert (status.index_objects, status.entry_documents, status.entries) == (3, 0, 13)
+    assert (status.reusable_tasks, status.listed_objects, status.read_objects) == (13, 13, 0)
+    assert checkpoint_files(tmp_path)[-2:] == ["index/0000000009.json", "meta.json"]  # as it was
+
+
+def test_the_newest_record_of_an_entry_wins(storage: Storage) -> None:
+    """An object redone after its entry was compacted: the later index wins over the
+    earlier one, and an entry document (written after every index) over any index."""
+    checkpoint = open_checkpoint(storage)
+    compactor = Compactor(storage, checkpoint.writer, flush_entries=100)
+    finish_task(checkpoint, TASK_B, {B1: b"first"}, compactor=compactor)
+    compactor.flush()
+    [second] = finish_task(checkpoint, TASK_B, {B1: b"second!"}, compactor=compactor)
+    compactor.flush()
+
+    def reused_sha256() -> str | None:
+        found = open_checkpoint(storage, read_only=True).reusable(TASK_B)
+        return found[0].sha256 if found else None
+
+    assert reused_sha256() == second.sha256  # with the first, the size would not match
+    compactor.merge()
+    assert storage.list("parquet/_checkpoint/index/")[0].name.endswith("0000000003.json")
+    assert reused_sha256() == second.sha256
+    [third] = finish_task(checkpoint, TASK_B, {B1: b"third..."})  # killed before compaction
+    assert reused_sha256() == third.sha256
+    checkpoint.record_empty_task(TASK_EMPTY, None)
+    compactor.add([EmptyTaskEntry(TASK_EMPTY, None, "2026-01-01T00:00:00.000Z")])
+    compactor.close()
+    reopened = open_checkpoint(storage)
+    assert reopened.reusable(TASK_EMPTY) == ()
+    assert reopened.status.entry_documents == 1  # B1's third entry, compacted only now
+    assert reused_sha256() == third.sha256
+    assert storage.list("parquet/_checkpoint/entries/") == []
+
+
+def test_damaged_index_is_ignored(
+    storage: Storage, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    three_tasks(storage)
+    open_checkpoint(storage)  # compacts the three tasks into index 1
+    path = tmp_path / "out/parquet/_checkpoint/index/0000000001.json"
+    path.write_bytes(path.read_bytes()[:-30])
+    with caplog.at_level(logging.WARNING, logger="br_parquet.checkpoint"):
+        again = open_checkpoint(storage)
+    assert again.reusable(TASK_A) is again.reusable(TASK_B) is again.reusable(TASK_EMPTY) is None
+    [rejected] = again.status.rejected_entries
+    size = path.stat().st_size
+    assert (
+        rejected
+        == f"{path.relative_to(tmp_path / 'out')}: is not JSON ({size} bytes; torn or damaged)"
+    )
+    assert "ignoring checkpoint index parquet/_checkpoint/index/0000000001.json" in caplog.text
+    assert path.exists()  # left for a person to look at, never trusted
+
+
+def test_read_only_open_changes_nothing(storage: Storage, tmp_path: Path) -> None:
+    three_tasks(storage)
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    checkpoint = open_checkpoint(storage, read_only=True)
+    assert checkpoint.compactor is None
+    assert checkpoint.status.reusable_objects == 3
+    assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before
+
+
 # --- verification of finished objects ------------------------------------------------------
 
 
@@ -507,6 +697,59 @@ def test_same_size_corruption_is_caught_by_sha256(storage: Storage, tmp_path: Pa
     assert problem.startswith(f"{B1}: has sha256 {hashlib.sha256(data).hexdigest()}")
     # Size-only verification is documented to miss it.
     assert open_checkpoint(storage, verify="size").reusable(TASK_B) is not None
+
+
+def test_same_size_replacement_is_caught_by_the_listing(storage: Storage, tmp_path: Path) -> None:
+    """On local disk the ETag is obstore's inode-mtime-size: rewriting an object in place
+    changes its mtime, so only that object is read back, and its SHA-256 differs."""
+    three_tasks(storage)
+    path = tmp_path / "out" / B1
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0x01
+    before = listed_etag(storage, B1)
+    with open(path, "r+b") as f:
+        f.write(bytes(data))
+    assert listed_etag(storage, B1) != before
+    again = open_checkpoint(storage)
+    assert again.reusable(TASK_B) is None
+    assert again.reusable(TASK_A) is not None
+    assert (again.status.listed_objects, again.status.read_objects) == (2, 1)
+    [problem] = again.status.redo_objects
+    assert problem.startswith(f"{B1}: has sha256 {hashlib.sha256(data).hexdigest()}")
+    assert problem.endswith(f"(its ETag {listed_etag(storage, B1)} is not the recorded {before})")
+
+
+def test_object_with_another_etag_and_the_same_bytes_is_reused(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """A copy of the same bytes (a restore, a move) gets a new ETag: it is read back once
+    and reused, and its new ETag is recorded."""
+    three_tasks(storage)
+    path = tmp_path / "out" / B1
+    before = listed_etag(storage, B1)
+    storage.put_bytes(B1, path.read_bytes())
+    assert listed_etag(storage, B1) != before
+    again = open_checkpoint(storage)
+    assert (again.status.listed_objects, again.status.read_objects) == (2, 1)
+    reused = again.reusable(TASK_B)
+    assert reused is not None and reused[0].etag == listed_etag(storage, B1)
+    third = open_checkpoint(storage)
+    assert (third.status.listed_objects, third.status.read_objects) == (3, 0)
+
+
+def test_listing_check_misses_what_keeps_the_etag(storage: Storage, tmp_path: Path) -> None:
+    """The documented limit: damage that keeps size, inode and mtime (on local disk) keeps
+    the ETag; `--checkpoint-verify sha256` still catches it."""
+    three_tasks(storage)
+    path = tmp_path / "out" / B1
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[7] ^= 0x01
+    with open(path, "r+b") as f:
+        f.write(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert open_checkpoint(storage, read_only=True).reusable(TASK_B) is not None
+    assert open_checkpoint(storage, verify="sha256").reusable(TASK_B) is None
 
 
 def test_record_refuses_objects_outside_the_prefix(storage: Storage) -> None:
@@ -579,16 +822,23 @@ def test_checkpoint_on_s3(s3_url: str) -> None:
     again = open_checkpoint(storage)
     assert not again.status.fresh
     assert again.status.reusable_objects == 3
+    assert (again.status.listed_objects, again.status.read_objects) == (3, 0)
     assert again.reusable(TASK_EMPTY) == ()
+    assert [o.name for o in storage.list("parquet/_checkpoint/")] == [
+        "parquet/_checkpoint/index/0000000001.json",
+        "parquet/_checkpoint/meta.json",
+    ]
 
     storage.put_bytes(checkpoint.writer.entry_name(A1), b'{"kind": "object", "obj')  # torn
-    storage.put_bytes(B1, b"x" * storage.size(B1))  # same size, other bytes
+    storage.put_bytes(B1, b"x" * storage.size(B1))  # same size, other bytes: another ETag
     again = open_checkpoint(storage)
     assert again.reusable(TASK_A) is None
     assert again.reusable(TASK_B) is None
     assert again.reusable(TASK_EMPTY) == ()
     assert "is not JSON" in again.status.rejected_entries[0]
+    assert again.status.read_objects == 1  # only B1, whose ETag changed
     assert "has sha256" in again.status.redo_objects[0]
+    assert "its ETag" in again.status.redo_objects[0]
 
     with pytest.raises(CheckpointMismatchError, match='--compression was "snappy", now "gzip"'):
         open_checkpoint(storage, config(compression="gzip"))

@@ -1,7 +1,8 @@
 """Crash and resume, end to end: `br-parquet-export` is SIGKILLed at chosen moments
 (`br_parquet.crashpoints`), run again with the same command, and its final output compared
-with an uninterrupted run's, on local disk and on the S3 test server. Also: refused
-config changes, `--use-checkpoint=false`, and finished objects damaged by hand."""
+with an uninterrupted run's, on local disk and on the S3 test server, also while the
+checkpoint compacts its entries into index objects. Also: refused config changes,
+`--use-checkpoint=false`, and finished objects and checkpoint documents damaged by hand."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from br_parquet.checkpoint import FLUSH_ENV
 from br_parquet.crashpoints import ENV as KILL_ENV
 from br_parquet.storage import Storage
 from br_parquet.testing import BackupSpec, DatabaseSpec, table, write_backup
@@ -129,10 +131,14 @@ def export(
     *args: str,
     kill: str | None = None,
     expect: int = 0,
+    flush: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    """Runs the exporter; `kill` is a crash point, `flush` the entries per checkpoint index."""
+    env = {k: v for k, v in os.environ.items() if k not in (KILL_ENV, FLUSH_ENV)}
     if kill is not None:
         env[KILL_ENV] = kill
+    if flush is not None:
+        env[FLUSH_ENV] = str(flush)
     result = subprocess.run(
         [
             *CLI,
@@ -190,12 +196,34 @@ def snapshot(output: Output) -> Snapshot:
     return found
 
 
-def entries(output: Output) -> list[str]:
-    return [
-        o.name
-        for o in output.storage.list(CHECKPOINT + "entries/")
-        if o.name.endswith(".parquet.json")
-    ]
+def documents(output: Output) -> list[str]:
+    """The entry documents: entries not (yet) compacted into an index."""
+    return [o.name for o in output.storage.list(CHECKPOINT + "entries/")]
+
+
+def indexes(output: Output) -> list[str]:
+    return [o.name for o in output.storage.list(CHECKPOINT + "index/")]
+
+
+def recorded(output: Output) -> dict[str, str]:
+    """{object: source SST} of every object the checkpoint records as finished, in index
+    objects and entry documents alike (read as JSON here, not through the loader)."""
+    found: dict[str, str] = {}
+    for name in indexes(output) + documents(output):
+        try:
+            document = json.loads(output.storage.get_bytes(name))
+        except ValueError:
+            continue  # torn: records nothing
+        for obj in document.get("objects", [document.get("object")]):
+            if obj is not None:
+                found[obj["path"]] = obj["source_sst"]
+    return found
+
+
+def assert_compacted(output: Output) -> None:
+    """What a finished run leaves: every entry in one index, no entry document."""
+    assert documents(output) == []
+    assert len(indexes(output)) == 1
 
 
 def test_crash_point_kills_at_the_nth_event() -> None:
@@ -265,30 +293,74 @@ def test_kill_anywhere_then_resume(
         output = make_output(kind, request, tmp_path, f"run{number}")
         killed = export(backup, output, kill=resolve(point, total), expect=-signal.SIGKILL)
         assert "exported" not in killed.stdout
-        recorded = len(entries(output))
+        before = len(recorded(output))
 
         resumed = export(backup, output)
         reused, written = counts(resumed)
         assert reused + written == total, point
-        assert reused <= recorded, point  # an object without an entry is never reused
+        assert reused <= before, point  # an object without an entry is never reused
         if point == "at-before-upload:1":
             assert (reused, written) == (0, total)
         if point == "at-after-entry:E":
             assert (reused, written) == (total, 0)
         assert snapshot(output) == baseline, point
-        assert len(entries(output)) == total
+        assert set(recorded(output)) == set(baseline)
+        assert_compacted(output)
         # Resuming a finished export reuses everything.
         assert counts(export(backup, output)) == (total, 0)
+
+
+# With 10 entries per index, the 53 entries of a run make indexes 1-5 as tasks finish;
+# at the end 6 holds the last 3 and 7 is all six merged.
+COMPACTION_KILL_POINTS = [
+    "at-before-index:1",  # 10 entries written, no index yet
+    "during-before-index:2",  # while the second index is written
+    "at-after-index:2",  # index written, its entry documents not yet deleted
+    "during-after-index:3:2",  # while its entry documents are deleted
+    "at-after-index:6",  # every entry in an index, the merge not started
+    "at-before-index:7",  # the merge about to be written
+    "during-after-index:7",  # merged, the six indexes being deleted
+]
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_kill_during_compaction_then_resume(
+    kind: str, backup: Path, baseline: Snapshot, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    total = len(baseline)
+    points = COMPACTION_KILL_POINTS if kind == "local" else COMPACTION_KILL_POINTS[2::2]
+    for number, point in enumerate(points):
+        output = make_output(kind, request, tmp_path, f"run{number}")
+        killed = export(backup, output, kill=point, flush=10, expect=-signal.SIGKILL)
+        assert "exported" not in killed.stdout
+        before = recorded(output)
+        assert len(before) >= 10, point  # nothing recorded was lost by the compaction
+
+        resumed = export(backup, output, flush=10)
+        reused, written = counts(resumed)
+        assert reused + written == total, point
+        assert reused <= len(before), point
+        if point.endswith(":6") or point.endswith(":7"):
+            assert (reused, written) == (total, 0), point
+        assert snapshot(output) == baseline, point
+        assert set(recorded(output)) == set(baseline)
+        assert_compacted(output)
 
 
 def test_repeated_crashes_converge(backup: Path, baseline: Snapshot, tmp_path: Path) -> None:
     root = tmp_path / "out"
     output = Output(str(root), Storage.from_url(str(root)), root)
-    for point in ["at-after-upload:7", "during-before-entry:5", "at-before-upload:30"]:
-        export(backup, output, kill=point, expect=-signal.SIGKILL)
-    reused, written = counts(export(backup, output))
+    for point in [
+        "at-after-upload:7",
+        "during-before-entry:5",
+        "at-after-index:1",
+        "at-before-upload:30",
+    ]:
+        export(backup, output, kill=point, flush=4, expect=-signal.SIGKILL)
+    reused, written = counts(export(backup, output, flush=4))
     assert reused > 0 and reused + written == len(baseline)
     assert snapshot(output) == baseline
+    assert_compacted(output)
 
 
 @pytest.mark.parametrize("use_checkpoint", ["true", "false"])
@@ -328,7 +400,7 @@ def test_config_change_is_refused(
     output = Output(str(root), Storage.from_url(str(root)), root)
     export(backup, output, kill="at-after-entry:10", expect=-signal.SIGKILL)
     before = files(root)
-    failed = export(backup, output, *args, expect=1)
+    failed = export(backup, output, *args, expect=2)
     assert re.search(change, failed.stderr), failed.stderr
     assert f"remove the checkpoint directory local://{root}/parquet/_checkpoint/" in failed.stderr
     assert "new --output-prefix" in failed.stderr
@@ -342,7 +414,7 @@ def test_different_backup_is_refused(backup: Path, tmp_path: Path) -> None:
     output = Output(str(root), Storage.from_url(str(root)), root)
     export(backup, output, kill="at-after-entry:10", expect=-signal.SIGKILL)
     before = files(root)
-    failed = export(other, output, expect=1)
+    failed = export(other, output, expect=2)
     assert "the backup (SHA-256 of its backupmeta) was" in failed.stderr
     assert "remove the checkpoint directory" in failed.stderr
     assert files(root) == before
@@ -357,7 +429,7 @@ def test_filter_file_edit_is_a_change(backup: Path, tmp_path: Path) -> None:
     rules.write_text("# comments do not count\nckpt.*\n")
     assert counts(export(backup, output, "--filter", f"@{rules}"))[0] >= 5
     rules.write_text("ckpt.*\n!ckpt.b\n")
-    failed = export(backup, output, "--filter", f"@{rules}", expect=1)
+    failed = export(backup, output, "--filter", f"@{rules}", expect=2)
     assert '["ckpt.*"], now ["ckpt.*", "!ckpt.b"]' in failed.stderr
 
 
@@ -440,16 +512,32 @@ def test_damaged_objects_are_redone(
 def test_torn_entry_is_redone(backup: Path, baseline: Snapshot, tmp_path: Path) -> None:
     root = tmp_path / "out"
     output = Output(str(root), Storage.from_url(str(root)), root)
-    export(backup, output)
-    entry = root / CHECKPOINT / "entries/ckpt/g1"
-    [path] = entry.iterdir()
-    path.write_bytes(path.read_bytes()[:40])
+    export(backup, output, kill="at-after-entry:20", expect=-signal.SIGKILL)
+    names = [n for n in documents(output) if "/ckpt/a/" in n or "/ckpt/b/" in n]
+    victim = root / names[0]  # an entry of a task with one object
+    obj = json.loads(victim.read_bytes())["object"]["path"]
+    [before] = [o.e_tag for o in output.storage.list(obj)]
+    victim.write_bytes(victim.read_bytes()[:40])
     result = export(backup, output)
-    # g1 and g2 come from one SST: both are written again.
-    assert counts(result) == (len(baseline) - 2, 2)
-    assert "ignoring checkpoint entry" in result.stderr
-    assert json.loads(path.read_bytes())["object"]["table"] == "g1"
+    reused, written = counts(result)
+    assert reused < 20 and reused + written == len(baseline)
+    assert f"ignoring checkpoint entry {names[0]}: it is not JSON" in result.stderr
+    assert [o.e_tag for o in output.storage.list(obj)] != [before]  # written again
     assert snapshot(output) == baseline
+    assert_compacted(output)
+
+
+def test_torn_index_is_redone(backup: Path, baseline: Snapshot, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    output = Output(str(root), Storage.from_url(str(root)), root)
+    export(backup, output)
+    [index] = indexes(output)
+    (root / index).write_bytes((root / index).read_bytes()[:100])
+    result = export(backup, output)
+    assert counts(result) == (0, len(baseline))  # every task it listed is done again
+    assert f"ignoring checkpoint index {index}: it is not JSON" in result.stderr
+    assert snapshot(output) == baseline
+    assert set(recorded(output)) == set(baseline)  # the torn index is still there, and a new one
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -469,13 +557,15 @@ def test_failed_sst_is_not_marked_complete(
     victim.write_bytes(bytes(len(good)))  # same size, wrong content: sha256 mismatch
     root = tmp_path / "out"
     output = Output(str(root), Storage.from_url(str(root)), root)
-    failed = export(damaged, output, expect=1)
+    failed = export(damaged, output, expect=3)
     assert "sha256 mismatch" in failed.stderr
     assert victim.relative_to(damaged).as_posix() in failed.stderr
-    documents = [json.loads(output.storage.get_bytes(name)) for name in entries(output)]
-    sources = {d.get("object", d)["source_sst"] for d in documents}
+    sources = set(recorded(output).values())
     assert sources
     assert victim.relative_to(damaged).as_posix() not in sources
+    # The failed run compacted the entries of the tasks it saw finish; the other task in
+    # flight when the error came finished unseen, so its entry stays a document.
+    assert len(indexes(output)) == 1 and len(documents(output)) <= 1
 
     victim.write_bytes(good)
     reused, written = counts(export(damaged, output))
@@ -489,7 +579,7 @@ def test_unreadable_meta_fails_naming_the_file(backup: Path, tmp_path: Path) -> 
     export(backup, output, kill="at-after-entry:3", expect=-signal.SIGKILL)
     (root / CHECKPOINT / "meta.json").write_bytes(b'{"format": "br-parq')
     before = files(root)
-    failed = export(backup, output, expect=1)
+    failed = export(backup, output, expect=2)
     assert "parquet/_checkpoint/meta.json: is not JSON" in failed.stderr
     assert "expected the checkpoint meta document br-parquet writes" in failed.stderr
     assert files(root) == before

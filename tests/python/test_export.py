@@ -186,7 +186,7 @@ def test_no_matching_table_fails_listing_the_tables(
             "nope.*",
         ]
     )
-    assert status == 1
+    assert status == 2
     assert (
         "br-parquet-export: error: no table matches filter ['nope.*']; tables in the backup: "
         "parquet_smoke.group_a, parquet_smoke.group_b\n"
@@ -204,7 +204,7 @@ def test_corrupted_sst_fails_naming_the_file(
     data[len(data) // 3] ^= 0x01
     sst.write_bytes(bytes(data))
     status = cli_main(["--input", str(tmp_path / "backup"), "--output", str(tmp_path / "out")])
-    assert status == 1
+    assert status == 3
     name = sst.relative_to(tmp_path / "backup").as_posix()
     assert (
         f"br-parquet-export: error: sha256 mismatch for object {name!r}: "
@@ -218,7 +218,7 @@ def test_missing_backupmeta_is_a_clear_error(
 ) -> None:
     (tmp_path / "empty").mkdir()
     status = cli_main(["--input", str(tmp_path / "empty"), "--output", str(tmp_path / "out")])
-    assert status == 1
+    assert status == 3
     assert (
         f"br-parquet-export: error: backupmeta: not found in local://{tmp_path / 'empty'}; "
         "expected the root of a finished BR snapshot backup (BR writes backupmeta last, so an "

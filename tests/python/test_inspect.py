@@ -153,14 +153,14 @@ def test_v2_lists_its_child_meta_file(show: Path, capsys: pytest.CaptureFixture[
 
 def test_encrypted_without_key_says_so(show: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--input", show / "v2-enc")
-    assert code == 1
+    assert code == 2
     assert field(out, "encryption").startswith("encrypted")
     assert "--crypter.method" in out
     assert err.startswith("br-parquet inspect: error: backupmeta: ")
     assert "--crypter.key" in err
 
     code, out, err = run(capsys, "--input", show / "v2-enc", "--json")
-    assert code == 1
+    assert code == 2
     document = json.loads(out)
     assert document["encryption"] == "encrypted"
     assert "--crypter.method" in document["error"]
@@ -178,7 +178,7 @@ def test_encrypted_with_key(show: Path, capsys: pytest.CaptureFixture[str]) -> N
 
     # A wrong key is an error, not "encrypted": the operator gave the flags already.
     code, out, err = run(capsys, "--input", show / "v2-enc", *KEY_0X42[:3], "41" * 32)
-    assert (code, out) == (1, "")
+    assert (code, out) == (2, "")
     assert "key or the method is not the one" in err
 
 
@@ -340,26 +340,27 @@ def test_incremental_backup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "exit_code", "message"),
     [
-        (["--input", "s3://"], "invalid storage 's3://'"),
-        (["--input", "{missing}"], "backupmeta: not found in local://"),
-        (["--input", "{root}", "--filter", "a.b.c"], "at <cmdline>:1: syntax error"),
-        (["--input-storage-base64", "!!!!"], "not standard base64"),
-        (["--input", "{root}", "--crypter.method", "aes256-ctr"], "needs exactly one of"),
-        (["--input", "{root}", *KEY_0X42], "is not encrypted, but --crypter.method"),
+        (["--input", "s3://"], 2, "invalid storage 's3://'"),
+        (["--input", "{missing}"], 3, "backupmeta: not found in local://"),
+        (["--input", "{root}", "--filter", "a.b.c"], 2, "at <cmdline>:1: syntax error"),
+        (["--input-storage-base64", "!!!!"], 2, "not standard base64"),
+        (["--input", "{root}", "--crypter.method", "aes256-ctr"], 2, "needs exactly one of"),
+        (["--input", "{root}", *KEY_0X42], 2, "is not encrypted, but --crypter.method"),
     ],
 )
-def test_errors_exit_1_without_traceback(
+def test_errors_exit_with_their_code_without_traceback(
     written: BackupInfo,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     argv: list[str],
+    exit_code: int,
     message: str,
 ) -> None:
     args = [a.format(root=written.root, missing=tmp_path / "nothing") for a in argv]
     code, out, err = run(capsys, *args)
-    assert (code, out) == (1, "")
+    assert (code, out) == (exit_code, "")
     assert err.startswith("br-parquet inspect: error: ")
     assert message in err
     assert err.count("\n") == 1
@@ -396,10 +397,10 @@ def test_dispatcher(
     assert list((out_dir / "parquet/shop/a").glob("*.parquet"))
     # Export errors name the command they came from; `br-parquet-export` stays as it was.
     missing = ["--input", str(tmp_path / "nothing"), "--output", str(out_dir)]
-    assert br_parquet_main(["export", *missing]) == 1
+    assert br_parquet_main(["export", *missing]) == 3
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith("br-parquet export: error: backupmeta: ")
-    assert main(missing) == 1
+    assert main(missing) == 3
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith("br-parquet-export: error: backupmeta: ")
 

@@ -96,7 +96,7 @@ def test_secrets_never_appear(
     # A failing run (the output prefix is taken by another configuration) prints an error.
     assert (
         main(["--input", url, "--output-storage-base64", out_b64, "--compression", "zstd", *common])
-        == 1
+        == 2
     )
     # An encrypted local backup with the key in a key file, then on the command line.
     encrypted = backup(tmp_path / "enc", meta_version=1)
@@ -108,7 +108,7 @@ def test_secrets_never_appear(
         main(["--input", str(encrypted), "--output", str(tmp_path / "eo"), *common, *crypter]) == 0
     )
     wrong = ["--crypter.method", "aes256-ctr", "--crypter.key", KEY_HEX[:-2] + "00"]
-    assert main(["--input", str(encrypted), "--output", str(tmp_path / "e2"), *common, *wrong]) == 1
+    assert main(["--input", str(encrypted), "--output", str(tmp_path / "e2"), *common, *wrong]) == 2
     secrets += [KEY_HEX, KEY_HEX[:-2] + "00"]
     captured = capsys.readouterr()
     outputs = [captured.out, captured.err, summary.read_text(), metrics.read_text()]

@@ -178,7 +178,7 @@ def test_encrypted_backup_without_key_is_refused(
     backup: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status = cli_main(["--input", str(backup), "--output", str(tmp_path / "out")])
-    assert status == 1
+    assert status == 2
     err = capsys.readouterr().err
     assert (
         "error: backupmeta: does not decode as a BackupMeta protobuf, so it is most likely "
@@ -197,7 +197,7 @@ def test_wrong_key_is_an_error(
     backup: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str, key: bytes
 ) -> None:
     status = _export(str(backup), tmp_path / "out", method, key)
-    assert status == 1
+    assert status == 2
     err = capsys.readouterr().err
     assert (
         f"error: backupmeta: does not decrypt to a BackupMeta with --crypter.method {method} "

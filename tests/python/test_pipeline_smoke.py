@@ -444,7 +444,7 @@ def test_unsupported_backups_are_rejected(
     (tmp_path / "b").mkdir()
     (tmp_path / "b/backupmeta").write_bytes((shared_fixtures / "real" / fixture).read_bytes())
     status = cli_main(["--input", str(tmp_path / "b"), "--output", str(tmp_path / "o")])
-    assert status == 1
+    assert status == 3
     assert f"br-parquet-export: error: backupmeta: {message}\n" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").rglob("*.parquet"))
 

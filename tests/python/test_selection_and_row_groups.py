@@ -85,7 +85,7 @@ def test_table_ids_outside_the_filter_select_nothing(
 ) -> None:
     root, ids = backup
     status = export(root, tmp_path / "out", "--filter", "e.*", "--table-ids", str(ids["d.t1"]))
-    assert status == 1
+    assert status == 2
     assert (
         f"br-parquet-export: error: no table matches filter ['e.*'] and table IDs "
         f"[{ids['d.t1']}]; tables in the backup: d.t1, d.t2, d.t3, e.t1\n"
@@ -101,7 +101,7 @@ def test_unknown_table_ids_are_an_error_naming_them(
     status = export(
         root, tmp_path / "out", "--filter", "*.*", "--table-ids", ",".join(map(str, unknown))
     )
-    assert status == 1
+    assert status == 2
     assert (
         f"br-parquet-export: error: table IDs {sorted(unknown)} are not in the backup "
         "(neither a table's nor a partition's ID); `br-parquet inspect` lists the IDs it holds\n"
@@ -109,7 +109,7 @@ def test_unknown_table_ids_are_an_error_naming_them(
     assert not list((tmp_path / "out").rglob("*.parquet"))
     # One unknown ID among known ones is refused too: nothing is silently left out.
     status = export(root, tmp_path / "out", "--table-ids", f"{ids['d.t1']},{unknown[0]}")
-    assert status == 1
+    assert status == 2
     assert f"table IDs [{unknown[0]}] are not in the backup" in capsys.readouterr().err
     assert not list((tmp_path / "out").rglob("*.parquet"))
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from br_parquet._native import SstReader, SstReadError, write_sst
+from br_parquet._native import SstReader, write_sst
+from br_parquet.errors import SstReadError
 
 SST_DUMP_ENTRY = re.compile(r"^'([0-9A-Fa-f]*)' seq:\d+, type:\d+ =>\s*([0-9A-Fa-f]*)$")
 

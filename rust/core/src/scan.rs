@@ -31,8 +31,6 @@ pub struct ScanStats {
     pub index_kvs: u64,
     /// Record entries of tables that were not selected.
     pub unselected_kvs: u64,
-    /// Keys that are neither records nor index entries.
-    pub other_kvs: u64,
     /// Delete records (incremental backups).
     pub deletes: u64,
     /// Lock and Rollback records (never in a backup; counted if seen).
@@ -68,20 +66,48 @@ impl fmt::Display for ScanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.sst)?;
         if let Some(key) = &self.key {
-            write!(f, ": key ")?;
-            for b in key {
-                write!(f, "{b:02x}")?;
-            }
+            write!(f, ": key {}", hex(key))?;
         }
         if let Some(col) = &self.column {
             write!(f, ": column {col}")?;
         }
+        write!(f, ": {}", self.reason())
+    }
+}
+
+impl ScanError {
+    /// What was wrong, without the SST, key and column.
+    pub fn reason(&self) -> String {
         match &self.kind {
-            ScanErrorKind::Codec(e) => write!(f, ": {e}"),
-            ScanErrorKind::Sst(e) => write!(f, ": {}", e.message),
-            ScanErrorKind::Message(m) | ScanErrorKind::InvalidOptions(m) => write!(f, ": {m}"),
+            ScanErrorKind::Codec(e) => e.to_string(),
+            ScanErrorKind::Sst(e) => e.message.clone(),
+            ScanErrorKind::Message(m) | ScanErrorKind::InvalidOptions(m) => m.clone(),
         }
     }
+
+    /// The key as lower-case hex, as messages print it.
+    pub fn key_hex(&self) -> Option<String> {
+        self.key.as_deref().map(hex)
+    }
+}
+
+/// At most the first 32 bytes as hex, for values that may be long.
+fn hex_prefix(bytes: &[u8]) -> String {
+    const SHOWN: usize = 32;
+    if bytes.len() <= SHOWN {
+        hex(bytes)
+    } else {
+        format!("{}… ({} bytes)", hex(&bytes[..SHOWN]), bytes.len())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 impl std::error::Error for ScanError {}
@@ -168,6 +194,26 @@ impl HandleRange {
     }
 }
 
+/// The raw-key range `[start, end)` of a data file, from its `File` entry in
+/// `backupmeta`; an empty `end` is unbounded. Every key of the file lies in it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KeyRange {
+    pub start: Vec<u8>,
+    pub end: Vec<u8>,
+}
+
+impl KeyRange {
+    fn contains_raw(&self, raw: &[u8]) -> bool {
+        self.start.as_slice() <= raw && (self.end.is_empty() || raw < self.end.as_slice())
+    }
+
+    /// Whether the raw key (with or, as some BR versions record ranges,
+    /// without its API V2 keyspace prefix) lies in the range.
+    pub fn contains(&self, raw: &[u8], keyspace: Option<u32>) -> bool {
+        self.contains_raw(raw) || (keyspace.is_some() && self.contains_raw(&raw[4..]))
+    }
+}
+
 /// Options of a scan.
 #[derive(Debug, Clone, Copy)]
 pub struct ScanOptions {
@@ -207,6 +253,8 @@ pub struct SstScan {
     default: Option<(SstEntries, String)>,
     /// `Some` while checksums are computed.
     checksums: Option<FileChecksums>,
+    /// `Some` when keys are checked against their file's range.
+    key_range: Option<KeyRange>,
     /// Rows emitted per table (index into `tables`).
     table_rows: Vec<u64>,
     tables: Vec<TableState>,
@@ -284,6 +332,7 @@ impl SstScan {
             write: write_entries,
             default,
             checksums: None,
+            key_range: None,
             table_rows,
             tables: states,
             by_physical_id,
@@ -308,6 +357,21 @@ impl SstScan {
             write: KvChecksum::default(),
             default: self.default.as_ref().map(|_| KvChecksum::default()),
         });
+        self
+    }
+
+    /// Checks every write-CF key against the file's raw-key range (off by
+    /// default): a key outside it is an error, not a row of another table.
+    pub fn with_key_range(mut self, range: KeyRange) -> Self {
+        self.key_range = Some(range);
+        self
+    }
+
+    /// How errors refer to the default-CF file (default: its path).
+    pub fn with_default_name(mut self, name: &str) -> Self {
+        if let Some((_, default_name)) = self.default.as_mut() {
+            *default_name = name.to_string();
+        }
         self
     }
 
@@ -368,6 +432,7 @@ impl SstScan {
             write,
             default,
             checksums,
+            key_range,
             table_rows,
             tables,
             by_physical_id,
@@ -399,8 +464,32 @@ impl SstScan {
             column,
             kind,
         };
-        let decoded =
-            keys::decode_key(key, key_buf).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
+        let decoded = keys::decode_key(key, key_buf).map_err(|e| {
+            key_err(
+                None,
+                ScanErrorKind::Message(format!(
+                    "not a TiKV data key ({e}); expected 'z' + memcomparable raw key + 8-byte ts"
+                )),
+            )
+        })?;
+        if let Some(range) = key_range.as_ref() {
+            if !range.contains(decoded.raw, decoded.keyspace) {
+                return Err(key_err(
+                    None,
+                    ScanErrorKind::Message(format!(
+                        "raw key {} is outside the file's range [{}, {}) in backupmeta; \
+                         expected every key of the file inside it",
+                        hex(decoded.raw),
+                        hex(&range.start),
+                        if range.end.is_empty() {
+                            "unbounded".to_string()
+                        } else {
+                            hex(&range.end)
+                        }
+                    )),
+                ));
+            }
+        }
         // Where the row goes if it is decoded; the stats count the others.
         let target = match decoded.kind {
             RawKey::Record { table_id, handle } => match by_physical_id.get(&table_id) {
@@ -420,9 +509,16 @@ impl SstScan {
                 stats.index_kvs += 1;
                 None
             }
-            RawKey::Other(_) => {
-                stats.other_kvs += 1;
-                None
+            RawKey::Other(raw) => {
+                // Data files of a TiDB backup hold rows and index entries only.
+                return Err(key_err(
+                    None,
+                    ScanErrorKind::Message(format!(
+                        "raw key {} is neither a row (t{{table}}_r…) nor an index entry \
+                         (t{{table}}_i…) of a table",
+                        hex(raw)
+                    )),
+                ));
             }
         };
         // Without checksums, entries not decoded cost no record parse and no
@@ -431,8 +527,16 @@ impl SstScan {
         if target.is_none() && checksums.is_none() {
             return Ok(None);
         }
-        let record =
-            WriteRecord::parse(value).map_err(|e| key_err(None, ScanErrorKind::Codec(e)))?;
+        let record = WriteRecord::parse(value).map_err(|e| {
+            key_err(
+                None,
+                ScanErrorKind::Message(format!(
+                    "write-CF record {}: {e}; expected a Put (P), Delete (D), Lock (L) or \
+                     Rollback (R) record",
+                    hex_prefix(value)
+                )),
+            )
+        })?;
         let row: &[u8] = match (record.write_type, record.short_value) {
             (WriteType::Put, Some(v)) => {
                 if let Some(sums) = checksums.as_mut() {
@@ -442,28 +546,37 @@ impl SstScan {
             }
             (WriteType::Put, None) => {
                 let Some((entries, default_name)) = default.as_mut() else {
-                    return Err(key_err(None, ScanErrorKind::Message(format!(
-                        "Put without short value (start_ts {}) but the range has no default-CF file",
-                        record.start_ts
-                    ))));
+                    return Err(key_err(
+                        None,
+                        ScanErrorKind::Message(format!(
+                            "Put record without a short value (start_ts {}), so its row is \
+                             expected in the default-CF file, but the range has none",
+                            record.start_ts
+                        )),
+                    ));
                 };
                 // Same encoded user key, with start_ts instead of commit_ts.
                 default_key.clear();
                 default_key.extend_from_slice(&key[..key.len() - 8]);
                 default_key.extend_from_slice(&(!record.start_ts).to_be_bytes());
                 entries.seek(default_key);
-                let v = match entries
-                    .current()
-                    .map_err(|e| key_err(None, ScanErrorKind::Sst(e)))?
-                {
+                let v = match entries.current().map_err(|e| ScanError {
+                    sst: default_name.clone(),
+                    key: Some(default_key.clone()),
+                    column: None,
+                    kind: ScanErrorKind::Sst(e),
+                })? {
                     Some((k, v)) if k == default_key.as_slice() => v,
                     _ => {
                         return Err(key_err(
                             None,
                             ScanErrorKind::Message(format!(
-                            "Put without short value (start_ts {}) has no value in {default_name}",
-                            record.start_ts
-                        )),
+                                "Put record without a short value (start_ts {}): expected its \
+                                 row in the default-CF file {default_name} under key {}, \
+                                 which is not there",
+                                record.start_ts,
+                                hex(default_key)
+                            )),
                         ));
                     }
                 };
@@ -534,7 +647,16 @@ fn append_row(
     values: &mut ValueStats,
     scratch: &mut Vec<u8>,
 ) -> Result<(), RowError> {
-    let whole = |e: CodecError| (None, ScanErrorKind::Codec(e));
+    let whole = |e: CodecError| {
+        let format = if row_v1::is_v1(row) { 1 } else { 2 };
+        (
+            None,
+            ScanErrorKind::Message(format!(
+                "row value {} is not a valid row (format v{format}): {e}",
+                hex_prefix(row)
+            )),
+        )
+    };
     let view = if row_v1::is_v1(row) {
         RowView::V1(RowV1::parse(row).map_err(whole)?)
     } else {
@@ -546,11 +668,18 @@ fn append_row(
     ) {
         return Err((
             None,
-            ScanErrorKind::Message(format!(
-                "handle kind does not match table {} (clustered: {})",
-                batch.schema.name,
-                batch.schema.handle == HandleKind::Common
-            )),
+            ScanErrorKind::Message(match batch.schema.handle {
+                HandleKind::Int => format!(
+                    "the key has a clustered (common) handle, but table {} has integer \
+                     handles; expected 8 handle bytes after _r",
+                    batch.schema.name
+                ),
+                HandleKind::Common => format!(
+                    "the key has an integer handle, but table {} is clustered; expected \
+                     the primary key's datums after _r",
+                    batch.schema.name
+                ),
+            }),
         ));
     }
     match (&mut batch.handles, handle) {

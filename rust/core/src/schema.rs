@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
+use serde::Deserialize;
+
 use crate::table_info::{ColumnInfo, TableInfo, STATE_PUBLIC};
 
 /// MySQL type codes of `FieldType.Tp`.
@@ -233,20 +235,46 @@ pub struct TableSchema {
     arrow: SchemaRef,
 }
 
-/// Why a table's output schema cannot be derived.
-#[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
-    #[error("TableInfo JSON is invalid: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("table {table}: column {column}: unsupported type code {tp}")]
-    UnsupportedType {
-        table: String,
-        column: String,
-        tp: u8,
-    },
-    #[error("table {table}: {detail}")]
-    Invalid { table: String, detail: String },
+/// Why a table's output schema cannot be derived: the table (and column)
+/// of the `TableInfo` at fault, and what was expected of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    /// `TableInfo.name.O`; empty when the JSON has none.
+    pub table: String,
+    /// `TableInfo.id`, when the JSON has one.
+    pub table_id: Option<i64>,
+    /// The column's name (or `#n`, its position in `cols`, when it has none).
+    pub column: Option<String>,
+    pub reason: String,
 }
+
+impl SchemaError {
+    fn new(table: &TableInfo, column: Option<&str>, reason: impl Into<String>) -> Self {
+        Self {
+            table: table.name.o.clone(),
+            table_id: Some(table.id),
+            column: column.map(str::to_owned),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.table.is_empty(), self.table_id) {
+            (false, Some(id)) => write!(f, "table {} (id {id})", self.table)?,
+            (false, None) => write!(f, "table {}", self.table)?,
+            (true, Some(id)) => write!(f, "table id {id}")?,
+            (true, None) => write!(f, "TableInfo")?,
+        }
+        if let Some(column) = &self.column {
+            write!(f, ": column {column}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl std::error::Error for SchemaError {}
 
 /// Names of the pseudo columns filled from the key (first in the default
 /// layout).
@@ -255,10 +283,11 @@ pub const HANDLE_COLUMN: &str = "_tidb_handle";
 
 impl TableSchema {
     pub fn from_json(json: &[u8], mapping: TypeMapping) -> Result<Self, SchemaError> {
-        Self::new(&TableInfo::from_json(json)?, mapping)
+        Self::new(&parse_table_info(json)?, mapping)
     }
 
     pub fn new(info: &TableInfo, mapping: TypeMapping) -> Result<Self, SchemaError> {
+        check_columns(info)?;
         let table = info.name.o.clone();
         let handle = if info.is_common_handle {
             HandleKind::Common
@@ -267,9 +296,12 @@ impl TableSchema {
         };
         // Offsets (in `cols`) of the clustered PK columns, in handle order.
         let common_pk: Vec<usize> = if info.is_common_handle {
-            let idx = info.primary_index().ok_or_else(|| SchemaError::Invalid {
-                table: table.clone(),
-                detail: "is_common_handle is set but no primary index is listed".into(),
+            let idx = info.primary_index().ok_or_else(|| {
+                SchemaError::new(
+                    info,
+                    None,
+                    "is_common_handle is set but no primary index is listed",
+                )
             })?;
             idx.idx_cols
                 .iter()
@@ -289,10 +321,15 @@ impl TableSchema {
         let mut columns = Vec::with_capacity(public.len());
         for (pos, col) in public {
             let ft = &col.field_type;
-            let kind = out_kind(col, mapping).ok_or_else(|| SchemaError::UnsupportedType {
-                table: table.clone(),
-                column: col.name.o.clone(),
-                tp: ft.tp,
+            let kind = out_kind(col, mapping).ok_or_else(|| {
+                SchemaError::new(
+                    info,
+                    Some(&col.name.o),
+                    format!(
+                        "unsupported type code {} ({:#04x}); expected a TiDB column type",
+                        ft.tp, ft.tp
+                    ),
+                )
             })?;
             let not_null = ft.flag & flag::NOT_NULL != 0;
             let temporal = matches!(ft.tp, tp::DATE | tp::NEWDATE | tp::DATETIME | tp::TIMESTAMP);
@@ -364,9 +401,11 @@ impl TableSchema {
     /// The pseudo columns `_tidb_table_id` and `_tidb_handle` are output only
     /// when named; columns not named are dropped, so scans never decode them.
     pub fn project(&self, names: &[&str]) -> Result<TableSchema, SchemaError> {
-        let invalid = |detail: String| SchemaError::Invalid {
+        let invalid = |reason: String| SchemaError {
             table: self.name.clone(),
-            detail,
+            table_id: Some(self.table_id),
+            column: None,
+            reason,
         };
         if names.is_empty() {
             return Err(invalid("a projection needs at least one column".into()));
@@ -407,6 +446,133 @@ impl TableSchema {
             layout,
         })
     }
+}
+
+/// Parses `TableInfo` JSON; on failure says which table and, when a column
+/// is at fault, which column (by name, or `#n` for its position in `cols`).
+pub fn parse_table_info(json: &[u8]) -> Result<TableInfo, SchemaError> {
+    let whole = |reason: String| SchemaError {
+        table: String::new(),
+        table_id: None,
+        column: None,
+        reason,
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| whole(format!("not valid JSON: {e}")))?;
+    let Some(object) = value.as_object() else {
+        return Err(whole("expected a JSON object".into()));
+    };
+    let context = SchemaError {
+        table: object
+            .get("name")
+            .and_then(|n| n.get("O"))
+            .and_then(|o| o.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        table_id: object.get("id").and_then(serde_json::Value::as_i64),
+        column: None,
+        reason: String::new(),
+    };
+    TableInfo::deserialize(&value).map_err(|e| {
+        // Find the column at fault, so that the message can name it.
+        let cols = object.get("cols").and_then(|c| c.as_array());
+        for (i, col) in cols.into_iter().flatten().enumerate() {
+            if let Err(col_err) = ColumnInfo::deserialize(col) {
+                let name = col
+                    .get("name")
+                    .and_then(|n| n.get("O"))
+                    .and_then(|o| o.as_str())
+                    .map_or_else(|| format!("#{i}"), str::to_owned);
+                return SchemaError {
+                    column: Some(name),
+                    reason: format!("invalid ColumnInfo: {col_err}"),
+                    ..context.clone()
+                };
+            }
+        }
+        SchemaError {
+            reason: format!("invalid TableInfo: {e}"),
+            ..context.clone()
+        }
+    })
+}
+
+/// The largest `flen` MySQL allows (LONGBLOB / LONGTEXT: 2^32 - 1 bytes).
+const MAX_FLEN: i64 = u32::MAX as i64;
+/// MySQL's limits of DECIMAL precision and scale.
+const MAX_DECIMAL_PRECISION: i64 = 65;
+const MAX_DECIMAL_SCALE: i64 = 30;
+/// TiDB's `UnspecifiedLength`: a length or scale the column does not set.
+const UNSPECIFIED: i64 = -1;
+
+/// Rejects column definitions no TiDB writes, which the decoder would
+/// otherwise read wrongly: a column ID or name used twice, lengths and
+/// scales beyond MySQL's limits, a SET of more than 64 members.
+fn check_columns(info: &TableInfo) -> Result<(), SchemaError> {
+    let mut ids: std::collections::HashMap<i64, &str> = std::collections::HashMap::new();
+    let mut names: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for col in &info.cols {
+        let name = col.name.o.as_str();
+        let fail = |reason: String| Err(SchemaError::new(info, Some(name), reason));
+        if let Some(other) = ids.insert(col.id, name) {
+            return fail(format!(
+                "column id {} is also the id of column {other}; expected unique column ids",
+                col.id
+            ));
+        }
+        if col.state != STATE_PUBLIC || is_virtual(col) {
+            continue; // never decoded
+        }
+        if let Some(other) = names.insert(name.to_lowercase(), name) {
+            return fail(format!(
+                "the name is also that of column {other}; expected unique column names"
+            ));
+        }
+        let ft = &col.field_type;
+        if !(UNSPECIFIED..=MAX_FLEN).contains(&ft.flen) {
+            return fail(format!("length (flen) {} outside -1..={MAX_FLEN}", ft.flen));
+        }
+        match ft.tp {
+            tp::NEWDECIMAL => {
+                if ft.flen == 0 || ft.flen > MAX_DECIMAL_PRECISION {
+                    return fail(format!(
+                        "DECIMAL precision {} outside 1..={MAX_DECIMAL_PRECISION}",
+                        ft.flen
+                    ));
+                }
+                let max_scale = if ft.flen > 0 {
+                    MAX_DECIMAL_SCALE.min(ft.flen)
+                } else {
+                    MAX_DECIMAL_SCALE
+                };
+                if !(UNSPECIFIED..=max_scale).contains(&ft.decimal) {
+                    return fail(format!(
+                        "DECIMAL scale {} outside 0..={max_scale}",
+                        ft.decimal
+                    ));
+                }
+            }
+            tp::BIT if ft.flen == 0 || ft.flen > 64 => {
+                return fail(format!("BIT length {} outside 1..=64", ft.flen));
+            }
+            tp::DATETIME | tp::TIMESTAMP | tp::DURATION
+                if !(UNSPECIFIED..=6).contains(&ft.decimal) =>
+            {
+                return fail(format!(
+                    "fractional seconds precision {} outside 0..=6",
+                    ft.decimal
+                ));
+            }
+            tp::SET if ft.elems.len() > 64 => {
+                return fail(format!(
+                    "SET of {} members; expected at most 64",
+                    ft.elems.len()
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn build_arrow_schema(
@@ -599,6 +765,96 @@ fn out_kind(c: &ColumnInfo, mapping: TypeMapping) -> Option<OutKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn table(cols: &str) -> String {
+        format!(r#"{{"id":7,"name":{{"O":"t","L":"t"}},"cols":[{cols}]}}"#)
+    }
+
+    fn col(id: i64, name: &str, tp: u8, flen: i64, decimal: i64) -> String {
+        format!(
+            r#"{{"id":{id},"name":{{"O":"{name}","L":"{name}"}},"state":5,
+               "type":{{"Tp":{tp},"Flag":0,"Flen":{flen},"Decimal":{decimal}}}}}"#
+        )
+    }
+
+    fn error(json: &str) -> SchemaError {
+        TableSchema::from_json(json.as_bytes(), TypeMapping::Compat).unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_the_table_and_column() {
+        let e = error(&table(&col(1, "c", 0xee, 10, 0)));
+        assert_eq!((e.table.as_str(), e.table_id), ("t", Some(7)));
+        assert_eq!(e.column.as_deref(), Some("c"));
+        assert!(e.reason.contains("unsupported type code 238"), "{e}");
+        assert!(
+            e.to_string().starts_with("table t (id 7): column c: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_fields_name_the_column() {
+        let e = error(&table(r#"{"id":1,"name":{"O":"c","L":"c"}}"#));
+        assert_eq!(e.column.as_deref(), Some("c"));
+        assert!(e.reason.contains("missing field `type`"), "{e}");
+        let e = error(&table(r#"{"name":{"O":"c","L":"c"},"type":{"Tp":3}}"#));
+        assert!(e.reason.contains("missing field `id`"), "{e}");
+        let e = error(r#"{"name":{"O":"t","L":"t"},"cols":[]}"#);
+        assert_eq!(
+            (e.table.as_str(), e.table_id, e.column.clone()),
+            ("t", None, None)
+        );
+        assert!(e.reason.contains("missing field `id`"), "{e}");
+        assert!(error("[1]").reason.contains("expected a JSON object"));
+        assert!(error("{").reason.contains("not valid JSON"));
+    }
+
+    #[test]
+    fn columns_no_tidb_writes_are_refused() {
+        let two = |a: String, b: String| table(&format!("{a},{b}"));
+        let cases = [
+            (
+                two(col(1, "a", 3, 11, 0), col(1, "b", 3, 11, 0)),
+                "b",
+                "column id 1",
+            ),
+            (
+                two(col(1, "a", 3, 11, 0), col(2, "A", 3, 11, 0)),
+                "A",
+                "unique column names",
+            ),
+            (table(&col(1, "d", 0xf6, 1000, 2)), "d", "precision 1000"),
+            (
+                table(&col(1, "d", 0xf6, 10, 31)),
+                "d",
+                "scale 31 outside 0..=10",
+            ),
+            (
+                table(&col(1, "s", 15, 1 << 40, 0)),
+                "s",
+                "length (flen) 1099511627776",
+            ),
+            (table(&col(1, "b", 16, 65, 0)), "b", "BIT length 65"),
+            (
+                table(&col(1, "t", 12, 0, 7)),
+                "t",
+                "precision 7 outside 0..=6",
+            ),
+        ];
+        for (json, column, reason) in cases {
+            let e = error(&json);
+            assert_eq!(e.column.as_deref(), Some(column), "{e}");
+            assert!(e.reason.contains(reason), "{e}");
+        }
+        // TiDB's "unspecified" (-1) lengths and scales are accepted.
+        let ok = table(&format!(
+            "{},{}",
+            col(1, "d", 0xf6, -1, -1),
+            col(2, "f", 5, -1, -1)
+        ));
+        assert!(TableSchema::from_json(ok.as_bytes(), TypeMapping::Typed).is_ok());
+    }
 
     #[test]
     fn base64_matches_go() {

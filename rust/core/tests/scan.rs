@@ -11,7 +11,7 @@ use br_parquet_core::datum::encode_comparable_bytes;
 use br_parquet_core::keys::{encode_key, encode_record_key_int, DataPrefix};
 use br_parquet_core::number::{f64_to_cmp_u64, i64_to_cmp, write_compact_i64};
 use br_parquet_core::row_v2;
-use br_parquet_core::scan::{HandleRange, ScanOptions, ScanStats, SstScan};
+use br_parquet_core::scan::{HandleRange, KeyRange, ScanOptions, ScanStats, SstScan};
 use br_parquet_core::schema::{TableSchema, TypeMapping};
 use br_parquet_core::sst::{write_sst, SstReader, SstWriteOptions};
 use br_parquet_core::write_cf::{WriteRecord, WriteType};
@@ -238,7 +238,7 @@ fn put_without_default_value_is_an_error() {
         }
     }
     let err = err.expect("missing default value must fail");
-    assert!(err.contains("no value in"), "{err}");
+    assert!(err.contains("which is not there"), "{err}");
 }
 
 #[test]
@@ -361,7 +361,7 @@ fn bad_projections_are_refused() {
         .to_string();
     assert!(err.contains("twice"), "{err}");
     let err = schema.project(&["id", "nope"]).unwrap_err().to_string();
-    assert!(err.starts_with("table t50: "), "{err}");
+    assert!(err.starts_with("table t50 (id 50): "), "{err}");
     assert!(err.contains("\"nope\""), "{err}");
     assert!(
         err.contains("available: _tidb_table_id, _tidb_handle, id, name, score"),
@@ -524,4 +524,68 @@ mod tempdir {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+fn first_error(f: &Fixture, range: Option<KeyRange>) -> String {
+    let schema =
+        Arc::new(TableSchema::from_json(table_json(50).as_bytes(), TypeMapping::Compat).unwrap());
+    let scan = SstScan::open(
+        "w.sst",
+        &f.write,
+        f.default.as_ref(),
+        vec![schema],
+        ScanOptions::default(),
+    )
+    .unwrap();
+    let mut scan = match range {
+        Some(r) => scan.with_key_range(r),
+        None => scan,
+    };
+    loop {
+        match scan.next_batch() {
+            Ok(Some(_)) => continue,
+            Ok(None) => return String::new(),
+            Err(e) => return e.to_string(),
+        }
+    }
+}
+
+/// Table 50's record and index key space plus table 51's first row: the
+/// fixture's keys all lie in `[t50, t51_r2)`.
+fn fixture_range() -> KeyRange {
+    KeyRange {
+        start: record_key(50, 0)[..9].to_vec(),
+        end: record_key(51, 2),
+    }
+}
+
+#[test]
+fn keys_inside_the_file_range_are_read() {
+    let f = fixture(&[]);
+    assert_eq!(first_error(&f, Some(fixture_range())), "");
+    let unbounded = KeyRange {
+        start: vec![],
+        end: vec![],
+    };
+    assert_eq!(first_error(&f, Some(unbounded)), "");
+}
+
+#[test]
+fn a_key_outside_the_file_range_is_an_error() {
+    let outside = data_key(&record_key(52, 1), COMMIT_TS);
+    let f = fixture(&[(outside.clone(), put(Some(&row(Some("c"), 1.0))))]);
+    let err = first_error(&f, Some(fixture_range()));
+    let hex: String = outside.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(err.contains(&hex), "{err}");
+    assert!(err.contains("outside the file's range"), "{err}");
+    // Without a range (a caller that does not know it) the key is another table's.
+    assert_eq!(first_error(&f, None), "");
+}
+
+#[test]
+fn a_key_that_is_no_row_or_index_entry_is_an_error() {
+    let meta_key = data_key(b"mDB:1\x00\x00\x00\x00\x00\x00\x00\x00hTable:5", COMMIT_TS);
+    let f = fixture(&[(meta_key, put(Some(b"x")))]);
+    let err = first_error(&f, None);
+    assert!(err.contains("neither a row"), "{err}");
 }

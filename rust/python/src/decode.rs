@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use br_parquet_core::scan::{self, HandleRange, ScanOptions};
+use br_parquet_core::scan::{self, HandleRange, KeyRange, ScanOptions};
 use br_parquet_core::schema::{HandleKind, TableSchema, TypeMapping};
 use br_parquet_core::sst;
 use pyo3::exceptions::PyValueError;
@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::{PyRecordBatch, PySchema};
 
-use crate::errors::{sst_error, RowDecodeError, SchemaError};
+use crate::errors::{scan_error, schema_error, sst_error};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TableDecoder>()?;
@@ -37,8 +37,7 @@ impl TableDecoder {
                 "type mapping must be compat or typed, got {type_mapping:?}"
             ))
         })?;
-        let schema = TableSchema::from_json(table_info_json, mapping)
-            .map_err(|e| SchemaError::new_err(e.to_string()))?;
+        let schema = TableSchema::from_json(table_info_json, mapping).map_err(schema_error)?;
         let schema = Arc::new(schema);
         Ok(Self {
             table: Arc::clone(&schema),
@@ -121,7 +120,7 @@ pub struct SstScan {
 impl SstScan {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (write_sst, tables, *, batch_rows, default_sst = None, name = None, handle_range = None, checksums = false))]
+    #[pyo3(signature = (write_sst, tables, *, batch_rows, default_sst = None, name = None, default_name = None, key_range = None, handle_range = None, checksums = false))]
     fn new(
         py: Python<'_>,
         write_sst: PathBuf,
@@ -129,27 +128,34 @@ impl SstScan {
         batch_rows: usize,
         default_sst: Option<PathBuf>,
         name: Option<String>,
+        default_name: Option<String>,
+        key_range: Option<(Vec<u8>, Vec<u8>)>,
         handle_range: Option<(Option<i64>, Option<i64>)>,
         checksums: bool,
     ) -> PyResult<Self> {
         let schemas: Vec<Arc<TableSchema>> = tables.iter().map(|t| Arc::clone(&t.schema)).collect();
         let name = name.unwrap_or_else(|| write_sst.display().to_string());
+        let default_name = default_name
+            .or_else(|| default_sst.as_ref().map(|p| p.display().to_string()))
+            .unwrap_or_default();
         let inner = py.detach(move || -> PyResult<scan::SstScan> {
-            let write = sst::SstReader::open(&write_sst).map_err(sst_error)?;
+            let write = sst::SstReader::open(&write_sst).map_err(|e| sst_error(&name, e))?;
             let default = default_sst
                 .map(sst::SstReader::open)
                 .transpose()
-                .map_err(sst_error)?;
+                .map_err(|e| sst_error(&default_name, e))?;
             let options = ScanOptions {
                 batch_rows,
                 handle_range: handle_range.map(|(lo, hi)| HandleRange { lo, hi }),
             };
-            scan::SstScan::open(&name, &write, default.as_ref(), schemas, options)
-                .map(|s| s.with_checksums(checksums))
-                .map_err(|e| match e.kind {
-                    scan::ScanErrorKind::InvalidOptions(_) => PyValueError::new_err(e.to_string()),
-                    _ => RowDecodeError::new_err(e.to_string()),
-                })
+            let scan = scan::SstScan::open(&name, &write, default.as_ref(), schemas, options)
+                .map_err(scan_error)?
+                .with_checksums(checksums)
+                .with_default_name(&default_name);
+            Ok(match key_range {
+                Some((start, end)) => scan.with_key_range(KeyRange { start, end }),
+                None => scan,
+            })
         })?;
         Ok(Self {
             inner: Mutex::new(inner),
@@ -161,9 +167,7 @@ impl SstScan {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<(usize, Bound<'py, PyAny>)>> {
-        let next = py
-            .detach(|| self.lock().next_batch())
-            .map_err(|e| RowDecodeError::new_err(e.to_string()))?;
+        let next = py.detach(|| self.lock().next_batch()).map_err(scan_error)?;
         match next {
             Some((idx, batch)) => Ok(Some((idx, PyRecordBatch::new(batch).into_pyarrow(py)?))),
             None => Ok(None),
@@ -198,7 +202,6 @@ impl SstScan {
         d.set_item("rows", s.rows)?;
         d.set_item("index_kvs", s.index_kvs)?;
         d.set_item("unselected_kvs", s.unselected_kvs)?;
-        d.set_item("other_kvs", s.other_kvs)?;
         d.set_item("deletes", s.deletes)?;
         d.set_item("locks_and_rollbacks", s.locks_and_rollbacks)?;
         d.set_item("default_cf_values", s.default_cf_values)?;

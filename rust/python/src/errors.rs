@@ -1,42 +1,53 @@
-//! Python exception classes raised by the native module.
-use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+//! Core errors mapped to the exception classes of `br_parquet.errors`, one
+//! class per kind, each carrying the SST, key and column of the failure as
+//! attributes (the message is built from them on the Python side).
+use br_parquet_core::scan::{ScanError, ScanErrorKind};
+use br_parquet_core::schema::SchemaError;
+use br_parquet_core::sst::SstError;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-create_exception!(
-    _native,
-    NativeError,
-    PyException,
-    "Base class of errors raised by the native core."
-);
-create_exception!(
-    _native,
-    SstReadError,
-    NativeError,
-    "An SST file could not be opened, read or written."
-);
-create_exception!(
-    _native,
-    RowDecodeError,
-    NativeError,
-    "A key or value in an SST could not be decoded."
-);
-create_exception!(
-    _native,
-    SchemaError,
-    NativeError,
-    "A TableInfo could not be turned into an output schema."
-);
+pyo3::import_exception!(br_parquet.errors, SstReadError);
+pyo3::import_exception!(br_parquet.errors, SstDecodeError);
+pyo3::import_exception!(br_parquet.errors, TableInfoError);
 
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    m.add("NativeError", py.get_type::<NativeError>())?;
-    m.add("SstReadError", py.get_type::<SstReadError>())?;
-    m.add("RowDecodeError", py.get_type::<RowDecodeError>())?;
-    m.add("SchemaError", py.get_type::<SchemaError>())?;
-    Ok(())
+/// RocksDB could not open or read `sst` (named as the backup names it).
+pub fn sst_error(sst: &str, e: SstError) -> PyErr {
+    SstReadError::new_err((
+        sst.to_string(),
+        named(&e, sst),
+        None::<String>,
+        None::<String>,
+    ))
 }
 
-pub fn sst_error(e: br_parquet_core::sst::SstError) -> PyErr {
-    SstReadError::new_err(e.to_string())
+/// RocksDB's message with the local path (often `/proc/self/fd/N`) replaced
+/// by the name the user knows the file by.
+fn named(e: &SstError, sst: &str) -> String {
+    if e.path.is_empty() {
+        e.message.clone()
+    } else {
+        e.message.replace(&e.path, sst)
+    }
+}
+
+/// An SST that RocksDB read but whose content does not decode.
+pub fn scan_error(e: ScanError) -> PyErr {
+    let reason = e.reason();
+    let key = e.key_hex();
+    match e.kind {
+        ScanErrorKind::InvalidOptions(_) => PyValueError::new_err(e.to_string()),
+        ScanErrorKind::Sst(ref sst) => {
+            let reason = named(sst, &e.sst);
+            SstReadError::new_err((e.sst, reason, key, e.column))
+        }
+        ScanErrorKind::Codec(_) | ScanErrorKind::Message(_) => {
+            SstDecodeError::new_err((e.sst, reason, key, e.column))
+        }
+    }
+}
+
+/// A `TableInfo` the schema mapper cannot turn into an output schema.
+pub fn schema_error(e: SchemaError) -> PyErr {
+    TableInfoError::new_err((e.table, e.reason, e.table_id, e.column))
 }

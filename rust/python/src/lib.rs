@@ -10,7 +10,6 @@ mod sst;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    errors::register(m)?;
     sst::register(m)?;
     decode::register(m)?;
     m.add_function(wrap_pyfunction!(crc64_xz, m)?)?;

@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 
 use br_parquet_core::sst::{self, SstCompression, SstWriteOptions};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -43,7 +43,7 @@ fn write_sst(
             entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
             &opts,
         )
-        .map_err(sst_error)?;
+        .map_err(|e| PyOSError::new_err(e.to_string()))?;
         std::fs::metadata(&path)
             .map(|m| m.len())
             .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))
@@ -62,7 +62,7 @@ impl SstReader {
     fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let inner = py
             .detach(|| sst::SstReader::open(&path))
-            .map_err(sst_error)?;
+            .map_err(|e| sst_error(&path.display().to_string(), e))?;
         Ok(Self { inner })
     }
 
@@ -79,7 +79,7 @@ impl SstReader {
     /// Verifies every block checksum; raises `SstReadError` on corruption.
     fn verify_checksum(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| self.inner.verify_checksum())
-            .map_err(sst_error)
+            .map_err(|e| sst_error(self.inner.path(), e))
     }
 
     /// Table properties, standard and user-collected, as `{name: bytes}`.
@@ -104,7 +104,7 @@ impl SstReader {
             }
             Ok((n, kb, vb))
         })
-        .map_err(sst_error)
+        .map_err(|e| sst_error(self.inner.path(), e))
     }
 
     /// All `(key, value)` entries in key order, copied into Python bytes.
@@ -122,7 +122,7 @@ impl SstReader {
                 }
                 Ok(out)
             })
-            .map_err(sst_error)?;
+            .map_err(|e| sst_error(self.inner.path(), e))?;
         Ok(raw
             .into_iter()
             .map(|(k, v)| (PyBytes::new(py, &k), PyBytes::new(py, &v)))
