@@ -75,20 +75,29 @@ proto: venv  ## regenerate python/br_parquet/proto/*_pb2.py from the .proto file
 	$(BIN)/python -m br_parquet.proto.generate
 
 # cargo-fuzz needs -Z flags; the stable toolchain accepts them with RUSTC_BOOTSTRAP=1.
-# Sanitizer builds get their own target dir, never the main one.
+# Sanitizer builds get their own target dirs, never the main one. The decoder
+# targets (rust/core/fuzz) link no RocksDB; the whole-path `scan` target
+# (rust/core/fuzz-scan) does, so its first build compiles RocksDB once more.
 FUZZ_TARGETS := keys write_cf row_v1 row_v2 datum decimal json
 FUZZ_ENV := RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(HOME)/.cache/br-parquet/fuzz-target
+FUZZ_SCAN_ENV := RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(HOME)/.cache/br-parquet/fuzz-scan-target
 FUZZ_SECONDS ?= 10
+# The scan seeds use the project's test encoders when the venv has them.
+SEED_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
 $(HOME)/.cargo/bin/cargo-fuzz:
 	cargo install cargo-fuzz --locked --version 0.13.2
 
-fuzz: $(HOME)/.cargo/bin/cargo-fuzz  ## a short fuzz run of every decoder target (FUZZ_SECONDS each)
+fuzz: $(HOME)/.cargo/bin/cargo-fuzz  ## a short fuzz run of every target, decoders and whole scan path (FUZZ_SECONDS each)
 	$(PYTHON) rust/core/fuzz/seeds.py
+	$(SEED_PYTHON) rust/core/fuzz-scan/seeds.py
 	set -o pipefail; cd rust/core && for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_ENV) cargo fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 2>&1 \
 	    | grep -E '^Done|ERROR|panicked' || exit 1; \
 	done
+	set -o pipefail; cd rust/core/fuzz-scan && \
+	  $(FUZZ_SCAN_ENV) cargo fuzz run --fuzz-dir . -O scan -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 2>&1 \
+	    | grep -E '^Done|ERROR|panicked'
 
 fuzz-long:  ## a long fuzz campaign: FUZZ_SECONDS=3600 per target by default
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-3600}
@@ -97,6 +106,7 @@ bench: develop  ## run the benchmarks in benches/ (generates ~2.5 GiB of cached 
 	$(BIN)/python benches/run.py
 	$(BIN)/python benches/scan_projection.py
 	$(BIN)/python benches/scan_memory.py
+	$(BIN)/python benches/plan_resume.py
 
 wheel: system-deps venv  ## build a release wheel into dist/
 	$(BIN)/maturin build --release --out dist

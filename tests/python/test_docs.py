@@ -14,6 +14,7 @@ import pytest
 
 import br_parquet
 from br_parquet import api, crypto, options, task
+from br_parquet.cli import build_parser
 from br_parquet.testing import write_backup
 from br_parquet.testing.smoke import smoke_backup
 
@@ -86,3 +87,13 @@ def test_readme_documents_every_flag() -> None:
         for action in parser._actions:
             for flag in action.option_strings:
                 assert flag in text, f"{flag} is not in the README"
+
+
+def test_readme_help_block_is_the_current_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `--help` block is what the command prints (at 100 columns), so a new
+    flag cannot go undocumented there."""
+    monkeypatch.setenv("COLUMNS", "100")
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```text\nusage: br-parquet-export") + len("```text\n")
+    block = text[start : text.index("\n```", start)]
+    assert block == build_parser().format_help().rstrip("\n")
