@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -70,6 +70,9 @@ class Table:
     sst_count: int = 0
     """Data SST files of the backup that hold its rows (write and default CF)."""
     sst_bytes: int = 0
+    problem: TableInfoError | None = field(default=None, repr=False, compare=False)
+    """Why its TableInfo cannot be decoded; raised only when the table is used, so one
+    unsupported table does not stop the export of the others."""
 
     @property
     def qualified_name(self) -> str:
@@ -82,6 +85,8 @@ class Table:
 
     def decoder(self, type_mapping: TypeMapping) -> TableDecoder:
         """The native decoder of its rows in `type_mapping` (built once per process)."""
+        if self.problem is not None:
+            raise self.problem
         return decoder_for(self.table_info_json, type_mapping)
 
     @property
@@ -92,6 +97,8 @@ class Table:
     @property
     def columns(self) -> tuple[Column, ...]:
         """The output columns (public, not virtual), in definition order."""
+        if self.problem is not None:
+            raise self.problem
         return _columns(self.table_info_json)
 
     def schema(self, type_mapping: TypeMapping) -> pa.Schema:
@@ -146,7 +153,8 @@ def backup_tables(meta: BackupMeta) -> list[Table]:
         try:
             decoder = decoder_for(raw, "compat")
         except TableInfoError as e:
-            raise e.in_db(entry.db_name) from None
+            tables.append(_undecodable(entry.db_name, entry.table_name, info, raw, e))
+            continue
         physical = tuple(decoder.physical_ids)
         tables.append(
             Table(
@@ -159,6 +167,29 @@ def backup_tables(meta: BackupMeta) -> list[Table]:
             )
         )
     return tables
+
+
+def _undecodable(
+    db: str, name: str, info: dict[str, Any], raw: bytes, error: TableInfoError
+) -> Table:
+    """A table whose TableInfo the decoder refuses, with the IDs its JSON names (so that
+    `--table-ids` still knows them); selecting it raises `error`."""
+    table_id = info.get("id")
+    table_id = table_id if isinstance(table_id, int) else -1
+    partition = info.get("partition")
+    definitions = partition.get("definitions") if isinstance(partition, dict) else None
+    parts = tuple(
+        d["id"] for d in definitions or () if isinstance(d, dict) and isinstance(d.get("id"), int)
+    )
+    return Table(
+        db=db,
+        name=name,
+        table_id=table_id,
+        physical_ids=parts or (table_id,),
+        partitioned=bool(parts),
+        table_info_json=raw,
+        problem=error.in_db(db),
+    )
 
 
 def select_tables(
@@ -180,14 +211,9 @@ def select_tables(
             physical = tuple(p for p in table.physical_ids if p in wanted_ids)
             if not physical:
                 continue
-            table = Table(
-                db=table.db,
-                name=table.name,
-                table_id=table.table_id,
-                physical_ids=physical,
-                partitioned=table.partitioned,
-                table_info_json=table.table_info_json,
-            )
+            table = replace(table, physical_ids=physical)
+        if table.problem is not None:
+            raise table.problem
         selected.append(table)
     if not selected:
         raise NoTablesSelectedError(list(rules.sources), sorted(table_ids), available)

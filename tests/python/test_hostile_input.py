@@ -750,11 +750,44 @@ def test_api_and_inspect_name_the_bad_table(
     backup = tmp_path / "backup"
     shutil.copytree(originals[1], backup)
     _edit_column("name", _set_type(Tp=0xEE))(backup)
-    with pytest.raises(TableInfoError) as info, open_backup(parse_location(str(backup))) as opened:
-        opened.tables()
+    with open_backup(parse_location(str(backup))) as opened:
+        (items,) = opened.tables()  # listed, so a notebook can see it is there
+        with pytest.raises(TableInfoError) as info:
+            items.columns  # noqa: B018
     error = info.value
     assert (error.db, error.table, error.table_id, error.column) == ("shop", "items", 100, "name")
     assert inspect_main(["--input", str(backup)]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("br-parquet inspect: error: TableInfo of table shop.items (id 100)")
+
+
+def test_a_bad_table_outside_the_filter_does_not_stop_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    from br_parquet.testing.smoke import smoke_backup
+
+    backup = tmp_path / "backup"
+    write_backup(backup, replace(smoke_backup(), meta_version=1))
+    meta = _meta(backup)
+    bad = next(s for s in meta.schemas if s.table)
+    info = json.loads(bad.table)
+    info["cols"][0]["type"]["Tp"] = 0xEE
+    bad.table = json.dumps(info).encode()
+    (backup / "backupmeta").write_bytes(meta.SerializeToString())
+    db = json.loads(bad.db)["db_name"]["O"]
+    name = f"{db}.{info['name']['O']}"
+
+    out = tmp_path / "out"
+    flags = ["--input", str(backup), "--output", str(out), "--no-progress"]
+    assert cli_main([*flags, "--filter", "*.*", "--filter", f"!{name}"]) == 0
+    written = {p.parent.name for p in out.rglob("*.parquet") if "_checkpoint" not in p.parts}
+    assert written and info["name"]["O"] not in written
+    capsys.readouterr()
+
+    assert cli_main([*flags, "--filter", name]) == 3
+    err = capsys.readouterr().err
+    assert f"TableInfo of table {name} (id {info['id']})" in err
+    assert "unsupported type code 238" in err

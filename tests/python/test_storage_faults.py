@@ -310,7 +310,9 @@ def test_server_down_and_back_mid_run(moto: MotoServer, backup: str, clean: Snap
     assert snapshot(moto, backup, "outage") == clean
 
 
-def _cli(proxy: FaultProxy, backup: str, name: str) -> subprocess.CompletedProcess[str]:
+def _cli(
+    proxy: FaultProxy, backup: str, name: str, concurrency: int = 2
+) -> subprocess.CompletedProcess[str]:
     argv = [
         sys.executable, "-m", "br_parquet.cli",
         "--input", url(proxy.endpoint, INPUT_BUCKET, backup),
@@ -318,7 +320,7 @@ def _cli(proxy: FaultProxy, backup: str, name: str) -> subprocess.CompletedProce
         "--storage-max-retries", "2",
         "--storage-retry-backoff", "10ms",
         "--storage-retry-max-backoff", "50ms",
-        "--sst-concurrency", "2",
+        "--sst-concurrency", str(concurrency),
         "--no-progress",
     ]  # fmt: skip
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
@@ -328,8 +330,10 @@ def test_access_denied_stops_cleanly_and_the_next_run_resumes(
     moto: MotoServer, backup: str, clean: Snapshot
 ) -> None:
     name = "denied"
+    # One task at a time: the first task's object and entry are written before the second
+    # task's object, after which every write is refused (its entry included).
     with FaultProxy(moto.address, FaultPlan(deny_writes_after=2)) as proxy:
-        run = _cli(proxy, backup, name)
+        run = _cli(proxy, backup, name, concurrency=1)
         assert proxy.injected["deny"] >= 1
     assert run.returncode == 4, run.stderr
     errors = [line for line in run.stderr.splitlines() if "error:" in line]
