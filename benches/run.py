@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from br_parquet import export
 from br_parquet._native import SstReader, SstScan, TableDecoder, write_sst
+from br_parquet.options import Verification
 from br_parquet.proto import brpb_pb2 as brpb
 from br_parquet.testing.keys import sst_key
 from br_parquet.testing.schema import table_info
@@ -141,7 +142,15 @@ def main() -> int:
         meta = brpb.BackupMeta(cluster_id=1, end_version=COMMIT_TS)
         import hashlib
 
+        # The file's TiKV checksum as BR records it, so `--verify files` has work to do.
+        scan = SstScan(sst, [decoder], batch_rows=8192, checksums=True)
+        for _ in scan:
+            pass
+        crc64xor, total_kvs, total_bytes = (scan.checksums() or {})["write"]
         meta.files.add(
+            crc64xor=crc64xor,
+            total_kvs=total_kvs,
+            total_bytes=total_bytes,
             name=f"1/{sst.name}",
             sha256=hashlib.sha256(sst.read_bytes()).digest(),
             start_key=b"t",
@@ -155,14 +164,24 @@ def main() -> int:
         )
         (backup / "backupmeta").write_bytes(meta.SerializeToString())
 
-        def run_export() -> object:
-            shutil.rmtree(work / "export", ignore_errors=True)
-            return export(str(backup), str(work / "export"), sst_concurrency=1)
+        def run_export(verify: Verification) -> Callable[[], object]:
+            def run() -> object:
+                shutil.rmtree(work / "export", ignore_errors=True)
+                result = export(str(backup), str(work / "export"), sst_concurrency=1, verify=verify)
+                assert verify == "none" or result.verified_files == 1
+                return result
 
-        export_s, _ = timed(run_export, args.repeat)
+            return run
+
+        export_s, _ = timed(run_export("files"), args.repeat)
         print(
             f"export:    {rows / export_s / 1e6:6.2f} M rows/s, {export_s:.3f}s "
             f"= {export_s / (decode_s + write_s):.2f} x (decode + parquet write)"
+        )
+        unverified_s, _ = timed(run_export("none"), args.repeat)
+        print(
+            f"verify:    --verify files costs {(export_s / unverified_s - 1) * 100:+.1f}% "
+            f"of export time ({export_s:.3f}s vs {unverified_s:.3f}s with --verify none)"
         )
         print(f"cpu: {os.cpu_count()} cores; best of {args.repeat}")
     finally:
