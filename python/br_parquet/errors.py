@@ -96,10 +96,11 @@ class Interrupted(BrParquetError):
 
     exit_code = EXIT_SIGINT
 
-    def __init__(self, signal_name: str = "SIGINT") -> None:
+    def __init__(self, signal_name: str = "SIGINT", detail: str = "") -> None:
         self.signal_name = signal_name
+        self.detail = detail
         self.exit_code = EXIT_SIGTERM if signal_name == "SIGTERM" else EXIT_SIGINT
-        super().__init__(f"interrupted by {signal_name}")
+        super().__init__(f"interrupted by {signal_name}" + (f": {detail}" if detail else ""))
 
 
 # --- storage -----------------------------------------------------------------------

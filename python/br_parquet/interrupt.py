@@ -162,9 +162,7 @@ def interrupted(
         if resumable
         else "the checkpoint is off, so running again exports everything again"
     )
-    error = Interrupted(signal_name)
-    error.args = (f"{error}: {'; '.join(parts)}",)
-    return error
+    return Interrupted(signal_name, "; ".join(parts))
 
 
 def exit_if_aborted(token: StopToken) -> None:
