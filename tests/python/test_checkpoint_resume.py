@@ -517,10 +517,12 @@ def test_torn_entry_is_redone(backup: Path, baseline: Snapshot, tmp_path: Path) 
     victim = root / names[0]  # an entry of a task with one object
     obj = json.loads(victim.read_bytes())["object"]["path"]
     [before] = [o.e_tag for o in output.storage.list(obj)]
+    # Tasks finish concurrently, so a 21st entry may land before the kill: count them.
+    finished = len(recorded(output))
     victim.write_bytes(victim.read_bytes()[:40])
     result = export(backup, output)
     reused, written = counts(result)
-    assert reused < 20 and reused + written == len(baseline)
+    assert 0 < reused < finished and reused + written == len(baseline)
     assert f"ignoring checkpoint entry {names[0]}: it is not JSON" in result.stderr
     assert [o.e_tag for o in output.storage.list(obj)] != [before]  # written again
     assert snapshot(output) == baseline
