@@ -101,11 +101,11 @@ def tiflash_seeds(root: Path) -> Iterator[bytes]:
     if not path.is_file():
         return
     dumps = json.loads(path.read_text())
-    for name, case in dumps.items():
+    for case in dumps.values():
         kvs = case["kvs"]
         kvs = ast.literal_eval(kvs) if isinstance(kvs, str) else kvs
         infos = case["table_info_json_verbatim"]
-        if isinstance(infos, str) and not infos.lstrip().startswith("{\""):
+        if isinstance(infos, str) and not infos.lstrip().startswith('{"'):
             infos = ast.literal_eval(infos)
         variants = list(infos.values()) if isinstance(infos, dict) else [infos]
         for info in variants:
@@ -242,10 +242,10 @@ def synthetic_seeds() -> Iterator[bytes]:
         clustered=True,
     )
     cases = [
-        (all_types, smoke.ALL_TYPES_ROWS, {}),
-        (clustered, [("x", 1, "1.5"), ("yy", -2, None), ("long" * 4, 3, "-99999.00001")], {}),
+        (all_types, smoke.ALL_TYPES_ROWS),
+        (clustered, [("x", 1, "1.5"), ("yy", -2, None), ("long" * 4, 3, "-99999.00001")]),
     ]
-    for info, rows, _ in cases:
+    for info, rows in cases:
         json_text = info.to_json()
         for row_format, flags, more in ((2, 0, 0), (1, TYPED, SMALL_BLOCKS), (2, TYPED, PROJECT)):
             entries = b""
