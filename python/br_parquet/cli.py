@@ -226,11 +226,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "br-parquet-export") 
     with stop_on_signals() as stop:
         try:
             return _export_main(argv, prog=prog)
-        except (Interrupted, KeyboardInterrupt) as e:  # a signal outside the export itself
+        except KeyboardInterrupt as e:  # a signal outside the export (which reports its own)
             signal_name = as_interrupted(e)
             if signal_name is None:
                 raise
-            error = e if isinstance(e, Interrupted) else Interrupted(signal_name)
+            error = Interrupted(signal_name)
             print(f"{prog}: error: {error}", file=sys.stderr)
             return error.exit_code
         finally:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -110,6 +109,11 @@ def parquet_object_name(prefix: str, db: str, table: str, sst_name: str) -> str:
     return "/".join(p for p in parts if p)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""Unicode category Cc (NUL, C0 and C1 controls, DEL) as one scan: names are checked
+for every data file of the backup, up to millions."""
+
+
 def unsafe_name_reason(name: str) -> str | None:
     """Why object name `name` (relative to a storage root, `/`-separated) cannot be used
     as it is, or None when it is a plain relative path that stays below the root."""
@@ -118,9 +122,9 @@ def unsafe_name_reason(name: str) -> str | None:
     size = len(name.encode("utf-8", "surrogatepass"))
     if size > MAX_OBJECT_NAME_BYTES:
         return f"is {size} bytes long (at most {MAX_OBJECT_NAME_BYTES})"
-    for ch in name:
-        if unicodedata.category(ch) == "Cc":  # NUL, C0 and C1 controls, DEL
-            return f"contains the control character {ch!r}"
+    control = _CONTROL.search(name)
+    if control is not None:
+        return f"contains the control character {control.group()!r}"
     if "\\" in name:
         return "contains a backslash, a path separator on Windows"
     if name.startswith("/"):
