@@ -17,6 +17,7 @@
 //! ```
 //!
 //! A blob is a u16 LE length and that many bytes (fewer at the end of input).
+//! With `BR_PARQUET_FUZZ_TRACE` set, each input prints its rows, stats and error.
 #![no_main]
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -445,6 +446,10 @@ fn run(data: &[u8]) {
         }
     };
     let stats = scan.stats();
+    if std::env::var_os("BR_PARQUET_FUZZ_TRACE").is_some() {
+        // Replaying inputs: what each one did.
+        eprintln!("{rows} rows, {stats:?}, {result:?}");
+    }
     let written = write.len() as u64;
     assert!(stats.write_kvs <= written, "{stats:?} > {written} entries");
     let skipped = stats.index_kvs
