@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use arrow_array::builder::{
     BinaryBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder, Int16Builder,
-    Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder, StringDictionaryBuilder,
+    Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow_array::types::Int32Type;
-use arrow_array::ArrayRef;
+use arrow_array::{ArrayRef, DictionaryArray};
 
 use crate::datum::VectorF32;
 use crate::decimal::Decimal;
@@ -42,8 +42,70 @@ enum Builder {
     Timestamp(TimestampMicrosecondBuilder),
     Utf8(StringBuilder),
     Binary(BinaryBuilder),
-    Dict(StringDictionaryBuilder<Int32Type>),
+    Dict(EnumDictBuilder),
     List(ListBuilder<Float32Builder>),
+}
+
+/// A dictionary array of ENUM names, keyed as `StringDictionaryBuilder`
+/// keys them (first-seen order, one entry per distinct name), but found by
+/// the ENUM index instead of by hashing the name.
+struct EnumDictBuilder {
+    keys: Int32Builder,
+    values: StringBuilder,
+    /// Dictionary key of each ENUM index (0: the empty error value) seen in
+    /// the current batch; -1 when not seen yet.
+    key_of: Vec<i32>,
+}
+
+impl EnumDictBuilder {
+    fn new(capacity: usize, elems: usize) -> Self {
+        Self {
+            keys: Int32Builder::with_capacity(capacity),
+            values: StringBuilder::new(),
+            key_of: vec![-1; elems.saturating_add(1)],
+        }
+    }
+
+    /// `idx` is a valid index (checked by `enum_name`) and `name` its text.
+    #[inline]
+    fn append(&mut self, idx: usize, name: &str) -> Result<()> {
+        if let Some(&key) = self.key_of.get(idx).filter(|k| **k >= 0) {
+            self.keys.append_value(key);
+            return Ok(());
+        }
+        // Another index with the same name (the error value and an empty
+        // element) shares its entry, as when deduplicating by name.
+        let offsets = self.values.offsets_slice();
+        let existing = offsets.windows(2).position(|w| {
+            let (start, end) = (w[0] as usize, w[1] as usize);
+            self.values.values_slice().get(start..end) == Some(name.as_bytes())
+        });
+        let key = match existing {
+            Some(k) => k,
+            None => {
+                let k = offsets.len() - 1;
+                self.values.append_value(name);
+                k
+            }
+        };
+        let key = i32::try_from(key).map_err(|_| invalid("ENUM value", "too many names"))?;
+        if let Some(slot) = self.key_of.get_mut(idx) {
+            *slot = key;
+        }
+        self.keys.append_value(key);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        self.key_of.fill(-1);
+        let keys = self.keys.finish();
+        let values: ArrayRef = Arc::new(self.values.finish());
+        match DictionaryArray::<Int32Type>::try_new(keys, values) {
+            Ok(a) => Arc::new(a),
+            // Keys index `values` by construction.
+            Err(e) => unreachable!("ENUM dictionary keys out of range: {e}"),
+        }
+    }
 }
 
 /// An Arrow array under construction for one `ColumnSpec`.
@@ -51,6 +113,8 @@ pub struct ColumnBuilder {
     spec: Arc<ColumnSpec>,
     builder: Builder,
     text: String,
+    /// Rows per batch: each new builder is sized for it.
+    capacity: usize,
 }
 
 fn invalid(what: &'static str, detail: impl Into<String>) -> CodecError {
@@ -84,52 +148,57 @@ fn unscaled_at(d: &Decimal, scale: u8) -> Option<i128> {
     })
 }
 
+/// A builder for `capacity` rows; variable-length kinds get `data_bytes`
+/// of value space (a guess, or what the previous batch needed).
+fn new_builder(spec: &ColumnSpec, capacity: usize, data_bytes: usize) -> Builder {
+    match spec.kind {
+        OutKind::Int8 => Builder::Int8(Int8Builder::with_capacity(capacity)),
+        OutKind::Int16 => Builder::Int16(Int16Builder::with_capacity(capacity)),
+        OutKind::Int32 => Builder::Int32(Int32Builder::with_capacity(capacity)),
+        OutKind::Int64 => Builder::Int64(Int64Builder::with_capacity(capacity)),
+        OutKind::Float32 => Builder::Float32(Float32Builder::with_capacity(capacity)),
+        OutKind::Float64 => Builder::Float64(Float64Builder::with_capacity(capacity)),
+        OutKind::UintDecimal128 | OutKind::Decimal128 { .. } => {
+            let data_type = spec.kind.data_type();
+            Builder::Decimal128(
+                Decimal128Builder::with_capacity(capacity).with_data_type(data_type),
+            )
+        }
+        OutKind::Date32 => Builder::Date32(Date32Builder::with_capacity(capacity)),
+        OutKind::TimestampMicros { utc } => {
+            let b = TimestampMicrosecondBuilder::with_capacity(capacity);
+            Builder::Timestamp(if utc { b.with_timezone("UTC") } else { b })
+        }
+        OutKind::Binary | OutKind::Bit { .. } => {
+            Builder::Binary(BinaryBuilder::with_capacity(capacity, data_bytes))
+        }
+        OutKind::EnumDict => Builder::Dict(EnumDictBuilder::new(capacity, spec.elems.len())),
+        OutKind::VectorList => {
+            Builder::List(ListBuilder::new(Float32Builder::new()).with_field(Arc::new(
+                arrow_schema::Field::new("item", arrow_schema::DataType::Float32, false),
+            )))
+        }
+        OutKind::UintText
+        | OutKind::DecimalText
+        | OutKind::DateText
+        | OutKind::DatetimeText
+        | OutKind::TimeText
+        | OutKind::Utf8
+        | OutKind::JsonText
+        | OutKind::EnumText
+        | OutKind::SetText
+        | OutKind::VectorText => Builder::Utf8(StringBuilder::with_capacity(capacity, data_bytes)),
+    }
+}
+
 impl ColumnBuilder {
     pub fn new(spec: Arc<ColumnSpec>, capacity: usize) -> Self {
-        let builder = match spec.kind {
-            OutKind::Int8 => Builder::Int8(Int8Builder::with_capacity(capacity)),
-            OutKind::Int16 => Builder::Int16(Int16Builder::with_capacity(capacity)),
-            OutKind::Int32 => Builder::Int32(Int32Builder::with_capacity(capacity)),
-            OutKind::Int64 => Builder::Int64(Int64Builder::with_capacity(capacity)),
-            OutKind::Float32 => Builder::Float32(Float32Builder::with_capacity(capacity)),
-            OutKind::Float64 => Builder::Float64(Float64Builder::with_capacity(capacity)),
-            OutKind::UintDecimal128 | OutKind::Decimal128 { .. } => {
-                let data_type = spec.kind.data_type();
-                Builder::Decimal128(
-                    Decimal128Builder::with_capacity(capacity).with_data_type(data_type),
-                )
-            }
-            OutKind::Date32 => Builder::Date32(Date32Builder::with_capacity(capacity)),
-            OutKind::TimestampMicros { utc } => {
-                let b = TimestampMicrosecondBuilder::with_capacity(capacity);
-                Builder::Timestamp(if utc { b.with_timezone("UTC") } else { b })
-            }
-            OutKind::Binary | OutKind::Bit { .. } => {
-                Builder::Binary(BinaryBuilder::with_capacity(capacity, capacity * 8))
-            }
-            OutKind::EnumDict => Builder::Dict(StringDictionaryBuilder::new()),
-            OutKind::VectorList => {
-                Builder::List(ListBuilder::new(Float32Builder::new()).with_field(Arc::new(
-                    arrow_schema::Field::new("item", arrow_schema::DataType::Float32, false),
-                )))
-            }
-            OutKind::UintText
-            | OutKind::DecimalText
-            | OutKind::DateText
-            | OutKind::DatetimeText
-            | OutKind::TimeText
-            | OutKind::Utf8
-            | OutKind::JsonText
-            | OutKind::EnumText
-            | OutKind::SetText
-            | OutKind::VectorText => {
-                Builder::Utf8(StringBuilder::with_capacity(capacity, capacity * 8))
-            }
-        };
+        let builder = new_builder(&spec, capacity, capacity.saturating_mul(8));
         Self {
             spec,
             builder,
             text: String::new(),
+            capacity,
         }
     }
 
@@ -150,7 +219,7 @@ impl ColumnBuilder {
             Builder::Timestamp(b) => b.append_null(),
             Builder::Utf8(b) => b.append_null(),
             Builder::Binary(b) => b.append_null(),
-            Builder::Dict(b) => b.append_null(),
+            Builder::Dict(b) => b.keys.append_null(),
             Builder::List(b) => b.append_null(),
         }
     }
@@ -212,14 +281,23 @@ impl ColumnBuilder {
             }
             (Builder::Binary(b), _) => b.append_value(slot),
             (Builder::Dict(b), _) => {
-                let name = enum_name(slot, spec)?;
-                b.append_value(name);
+                let (idx, name) = enum_index_name(slot, spec)?;
+                b.append(idx, name)?;
             }
             (Builder::List(b), _) => {
                 let values = vector_values(slot)?;
                 b.values().append_slice(&values);
                 b.append(true);
             }
+            (Builder::Utf8(b), OutKind::Utf8) => {
+                let s = std::str::from_utf8(slot)
+                    .map_err(|e| invalid("string", format!("not valid UTF-8: {e}")))?;
+                b.append_value(s);
+            }
+            (Builder::Utf8(b), OutKind::UintText) => {
+                b.append_value(itoa::Buffer::new().format(decode_compact_u64(slot)?))
+            }
+            (Builder::Utf8(b), OutKind::EnumText) => b.append_value(enum_name(slot, spec)?),
             (Builder::Utf8(b), kind) => {
                 self.text.clear();
                 render_text(kind, slot, spec, &mut self.text)?;
@@ -232,8 +310,24 @@ impl ColumnBuilder {
         Ok(())
     }
 
+    /// The array of the rows appended so far; the builder starts over,
+    /// sized for a batch like this one (a finished Arrow builder keeps no
+    /// capacity, and regrowing every buffer from empty costs copies).
     pub fn finish(&mut self) -> ArrayRef {
-        match &mut self.builder {
+        let data_bytes = match &self.builder {
+            Builder::Utf8(b) => b.values_slice().len(),
+            Builder::Binary(b) => b.values_slice().len(),
+            _ => 0,
+        };
+        // Capped, so that one batch of large values reserves no more than
+        // that for every batch after it.
+        const MAX_RESERVED: usize = 16 << 20;
+        let data_bytes = data_bytes
+            .saturating_add(data_bytes / 8)
+            .min(MAX_RESERVED)
+            .max(self.capacity.saturating_mul(8));
+        let fresh = new_builder(&self.spec, self.capacity, data_bytes);
+        match &mut std::mem::replace(&mut self.builder, fresh) {
             Builder::Int8(b) => Arc::new(b.finish()),
             Builder::Int16(b) => Arc::new(b.finish()),
             Builder::Int32(b) => Arc::new(b.finish()),
@@ -245,7 +339,7 @@ impl ColumnBuilder {
             Builder::Timestamp(b) => Arc::new(b.finish()),
             Builder::Utf8(b) => Arc::new(b.finish()),
             Builder::Binary(b) => Arc::new(b.finish()),
-            Builder::Dict(b) => Arc::new(b.finish()),
+            Builder::Dict(b) => b.finish(),
             Builder::List(b) => Arc::new(b.finish()),
         }
     }
@@ -263,14 +357,18 @@ fn int_in<T: TryFrom<i64> + TryFrom<u64>>(slot: &[u8], spec: &ColumnSpec) -> Res
 }
 
 fn enum_name<'s>(slot: &[u8], spec: &'s ColumnSpec) -> Result<&'s str> {
+    enum_index_name(slot, spec).map(|(_, name)| name)
+}
+
+/// An ENUM slot's index (0: the empty error value) and name.
+fn enum_index_name<'s>(slot: &[u8], spec: &'s ColumnSpec) -> Result<(usize, &'s str)> {
     let idx = decode_compact_u64(slot)?;
     if idx == 0 {
-        return Ok("");
+        return Ok((0, ""));
     }
     usize::try_from(idx - 1)
         .ok()
-        .and_then(|i| spec.elems.get(i))
-        .map(String::as_str)
+        .and_then(|i| Some((i + 1, spec.elems.get(i)?.as_str())))
         .ok_or_else(|| {
             invalid(
                 "ENUM value",
@@ -354,4 +452,71 @@ fn render_text(kind: OutKind, slot: &[u8], spec: &ColumnSpec, out: &mut String) 
         other => return Err(invalid("column", format!("{other:?} is not a text kind"))),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::builder::StringDictionaryBuilder;
+    use arrow_array::Array;
+
+    use crate::number::write_compact_u64;
+    use crate::schema::{tp, MissingRule};
+
+    /// ENUM dictionaries come out as `StringDictionaryBuilder` builds them
+    /// (first-seen keys, an entry per distinct name, the error value and an
+    /// empty element sharing one), batch after batch.
+    #[test]
+    fn enum_dictionary_matches_arrow_builder() {
+        let spec = Arc::new(ColumnSpec {
+            id: 1,
+            name: "e".into(),
+            tp: tp::ENUM,
+            flag: 0,
+            flen: 0,
+            decimal: 0,
+            binary: false,
+            elems: vec!["b".into(), "".into(), "a".into()],
+            version: 0,
+            kind: OutKind::EnumDict,
+            nullable: true,
+            missing: MissingRule::Null,
+        });
+        let mut ours = ColumnBuilder::new(Arc::clone(&spec), 4);
+        let mut stats = ValueStats::default();
+        for batch in [
+            &[
+                Some(3u64),
+                Some(1),
+                None,
+                Some(3),
+                Some(0),
+                Some(2),
+                Some(1),
+            ][..],
+            &[Some(2), Some(3)],
+        ] {
+            let mut reference = StringDictionaryBuilder::<Int32Type>::new();
+            for v in batch {
+                match v {
+                    Some(idx) => {
+                        let mut slot = Vec::new();
+                        write_compact_u64(&mut slot, *idx);
+                        ours.append_slot(&slot, &mut stats).unwrap();
+                        reference.append_value(enum_name(&slot, &spec).unwrap());
+                    }
+                    None => {
+                        ours.append_null();
+                        reference.append_null();
+                    }
+                }
+            }
+            let got = ours.finish();
+            let want = reference.finish();
+            assert_eq!(got.to_data(), want.to_data());
+        }
+        let mut slot = Vec::new();
+        write_compact_u64(&mut slot, 4);
+        assert!(ours.append_slot(&slot, &mut stats).is_err());
+    }
 }

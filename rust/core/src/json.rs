@@ -8,8 +8,6 @@
 //! relative to the start of that container's body. Every offset and length
 //! is checked against the bytes present, and nesting is bounded.
 
-use std::fmt::Write as _;
-
 use crate::error::{CodecError, Result};
 use crate::number::{read_bytes, read_u8, read_uvarint};
 use crate::time::{write_duration, DateTime};
@@ -66,6 +64,28 @@ impl<'a> JsonRef<'a> {
 
     /// Appends TiDB's text rendering.
     pub fn write_text(&self, out: &mut String) -> Result<()> {
+        // Rendered as bytes, every piece valid UTF-8 by construction, and
+        // checked once as a whole rather than string by string.
+        let mut bytes = std::mem::take(out).into_bytes();
+        let rendered = self.write_text_bytes(&mut bytes);
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                *out = text;
+                rendered
+            }
+            Err(e) => {
+                *out = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                rendered?;
+                Err(CodecError::invalid(
+                    "JSON text",
+                    "rendered text is not UTF-8",
+                ))
+            }
+        }
+    }
+
+    /// Appends TiDB's text rendering as UTF-8 bytes.
+    pub fn write_text_bytes(&self, out: &mut Vec<u8>) -> Result<()> {
         let limit = Limits {
             text_end: out
                 .len()
@@ -174,7 +194,7 @@ fn write_value(
     body: &[u8],
     depth: usize,
     limits: &Limits,
-    out: &mut String,
+    out: &mut Vec<u8>,
 ) -> Result<()> {
     match type_code {
         TYPE_OBJECT | TYPE_ARRAY => {
@@ -193,16 +213,18 @@ fn write_value(
                 }
                 None => return Err(CodecError::truncated("JSON literal", 1, 0)),
             };
-            out.push_str(text);
+            out.extend_from_slice(text.as_bytes());
             Ok(())
         }
         TYPE_INT64 => {
             let v = le_u64(body, "JSON int64")? as i64;
-            write!(out, "{v}").map_err(fmt_err)
+            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+            Ok(())
         }
         TYPE_UINT64 => {
             let v = le_u64(body, "JSON uint64")?;
-            write!(out, "{v}").map_err(fmt_err)
+            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+            Ok(())
         }
         TYPE_FLOAT64 => write_float(f64::from_bits(le_u64(body, "JSON float64")?), out),
         TYPE_STRING => {
@@ -219,29 +241,32 @@ fn write_value(
             let n = read_uvarint(&mut cur, "JSON opaque length")?;
             let n = usize::try_from(n).unwrap_or(usize::MAX);
             let data = read_bytes(&mut cur, n, "JSON opaque")?;
-            write!(out, "\"base64:type{mysql_type}:").map_err(fmt_err)?;
-            write_base64(data, out);
-            out.push('"');
+            let mut text = format!("\"base64:type{mysql_type}:");
+            write_base64(data, &mut text);
+            text.push('"');
+            out.extend_from_slice(text.as_bytes());
             Ok(())
         }
         TYPE_DATE | TYPE_DATETIME | TYPE_TIMESTAMP => {
             let t = DateTime::from_core_time(le_u64(body, "JSON time")?)?;
-            out.push('"');
+            let mut text = String::from('"');
             if type_code == TYPE_DATE {
-                t.write_date(out);
+                t.write_date(&mut text);
             } else {
-                t.write_datetime(6, out)?;
+                t.write_datetime(6, &mut text)?;
             }
-            out.push('"');
+            text.push('"');
+            out.extend_from_slice(text.as_bytes());
             Ok(())
         }
         TYPE_DURATION => {
             // int64 ns then the u32 fsp, which TiDB overrides with 6 when printing.
             let ns = le_u64(body, "JSON duration")? as i64;
             le_u32(body, 8, "JSON duration fsp")?;
-            out.push('"');
-            write_duration(ns, 6, out)?;
-            out.push('"');
+            let mut text = String::from('"');
+            write_duration(ns, 6, &mut text)?;
+            text.push('"');
+            out.extend_from_slice(text.as_bytes());
             Ok(())
         }
         code => Err(CodecError::UnknownJsonType { code }),
@@ -257,7 +282,7 @@ fn le_u64(b: &[u8], what: &'static str) -> Result<u64> {
 }
 
 #[cold]
-fn fmt_err(_: std::fmt::Error) -> CodecError {
+fn io_err(_: std::io::Error) -> CodecError {
     CodecError::invalid("JSON text", "formatting failed")
 }
 
@@ -266,7 +291,7 @@ fn write_container(
     body: &[u8],
     depth: usize,
     limits: &Limits,
-    out: &mut String,
+    out: &mut Vec<u8>,
 ) -> Result<()> {
     if depth >= MAX_DEPTH {
         return Err(CodecError::JsonTooDeep { limit: MAX_DEPTH });
@@ -296,7 +321,7 @@ fn write_container(
                 format!("{count} entries do not fit in {size} bytes"),
             )
         })?;
-    out.push(if is_object { '{' } else { '[' });
+    out.push(if is_object { b'{' } else { b'[' });
     for i in 0..count {
         if out.len() > limits.text_end {
             return Err(CodecError::invalid(
@@ -305,7 +330,7 @@ fn write_container(
             ));
         }
         if i > 0 {
-            out.push_str(", ");
+            out.extend_from_slice(b", ");
         }
         if is_object {
             let entry = HEADER_SIZE + i * KEY_ENTRY_SIZE;
@@ -318,7 +343,7 @@ fn write_container(
                     CodecError::truncated("JSON key", key_off.saturating_add(key_len), body.len())
                 })?;
             write_string(key, out);
-            out.push_str(": ");
+            out.extend_from_slice(b": ");
         }
         let entry = value_entries_at + i * VALUE_ENTRY_SIZE;
         let type_code = body
@@ -344,13 +369,14 @@ fn write_container(
             out,
         )?;
     }
-    out.push(if is_object { '}' } else { ']' });
+    out.push(if is_object { b'}' } else { b']' });
     Ok(())
 }
 
 /// Shortest round-trip digits; exponent form below 1e-15 and from 1e15 on
 /// (`1e15`, `1.5e-16`), otherwise plain decimal with `.0` when integral.
-fn write_float(f: f64, out: &mut String) -> Result<()> {
+fn write_float(f: f64, out: &mut Vec<u8>) -> Result<()> {
+    use std::io::Write as _;
     if !f.is_finite() {
         return Err(CodecError::invalid(
             "JSON float64",
@@ -360,12 +386,12 @@ fn write_float(f: f64, out: &mut String) -> Result<()> {
     let abs = f.abs();
     if abs != 0.0 && !(1e-15..1e15).contains(&abs) {
         // Rust's `{:e}` already writes the exponent without `+` or padding.
-        write!(out, "{f:e}").map_err(fmt_err)
+        write!(out, "{f:e}").map_err(io_err)
     } else {
         let start = out.len();
-        write!(out, "{f}").map_err(fmt_err)?;
-        if !out.get(start..).unwrap_or_default().contains('.') {
-            out.push_str(".0");
+        write!(out, "{f}").map_err(io_err)?;
+        if !out.get(start..).unwrap_or_default().contains(&b'.') {
+            out.extend_from_slice(b".0");
         }
         Ok(())
     }
@@ -375,44 +401,102 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Go `encoding/json` string escaping with HTML escaping off: `"` and `\`,
 /// the short escapes, other control bytes as `\u00xx`, U+2028/U+2029
-/// escaped, each byte of invalid UTF-8 as `\ufffd`.
-pub fn write_string(s: &[u8], out: &mut String) {
-    out.push('"');
-    for chunk in s.utf8_chunks() {
-        let valid = chunk.valid();
-        let mut start = 0;
-        for (i, c) in valid.char_indices() {
-            let esc: Option<&str> = match c {
-                '"' => Some("\\\""),
-                '\\' => Some("\\\\"),
-                '\n' => Some("\\n"),
-                '\r' => Some("\\r"),
-                '\t' => Some("\\t"),
-                '\u{8}' => Some("\\b"),
-                '\u{c}' => Some("\\f"),
-                '\u{2028}' => Some("\\u2028"),
-                '\u{2029}' => Some("\\u2029"),
-                c if (c as u32) < 0x20 => Some(""),
-                _ => None,
-            };
-            let Some(esc) = esc else { continue };
-            out.push_str(valid.get(start..i).unwrap_or_default());
-            if esc.is_empty() {
-                let b = c as u32 as usize;
-                out.push_str("\\u00");
-                out.push(char::from(HEX[(b >> 4) & 0xf]));
-                out.push(char::from(HEX[b & 0xf]));
-            } else {
-                out.push_str(esc);
+/// escaped, each byte of invalid UTF-8 as `\ufffd`. Writes valid UTF-8.
+pub fn write_string(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    // ASCII (the usual case) needs no UTF-8 validation; from the first
+    // other byte on, the rest is split into valid and invalid runs.
+    let (mut start, mut i) = (0, 0);
+    while i < s.len() {
+        let b = s[i];
+        if b >= 0x80 {
+            out.extend_from_slice(&s[start..i]);
+            for chunk in s[i..].utf8_chunks() {
+                write_escaped(chunk.valid().as_bytes(), out);
+                for _ in chunk.invalid() {
+                    out.extend_from_slice(b"\\ufffd");
+                }
             }
-            start = i + c.len_utf8();
+            out.push(b'"');
+            return;
         }
-        out.push_str(valid.get(start..).unwrap_or_default());
-        for _ in chunk.invalid() {
-            out.push_str("\\ufffd");
+        if ESCAPE_START[usize::from(b)] {
+            out.extend_from_slice(&s[start..i]);
+            escape_ascii(b, out);
+            start = i + 1;
         }
+        i += 1;
     }
-    out.push('"');
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+}
+
+/// Bytes that may start an escape: ASCII control bytes, `"`, `\`, and 0xE2,
+/// the lead byte of U+2028/U+2029.
+const ESCAPE_START: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0xe2] = true;
+    t
+};
+
+/// The escape of an ASCII byte marked in `ESCAPE_START`.
+#[inline]
+fn escape_ascii(b: u8, out: &mut Vec<u8>) {
+    let esc: &[u8] = match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0c => b"\\f",
+        _ => {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+            return;
+        }
+    };
+    out.extend_from_slice(esc);
+}
+
+/// Escapes valid UTF-8: every escape is of an ASCII byte or of
+/// U+2028/U+2029, and runs of other bytes are copied whole.
+fn write_escaped(valid: &[u8], out: &mut Vec<u8>) {
+    let (mut start, mut i) = (0, 0);
+    while i < valid.len() {
+        let b = valid[i];
+        if !ESCAPE_START[usize::from(b)] {
+            i += 1;
+            continue;
+        }
+        if b == 0xe2 {
+            let esc: &[u8] = match (valid.get(i + 1), valid.get(i + 2)) {
+                (Some(0x80), Some(0xa8)) => b"\\u2028",
+                (Some(0x80), Some(0xa9)) => b"\\u2029",
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            out.extend_from_slice(&valid[start..i]);
+            out.extend_from_slice(esc);
+            i += 3;
+        } else {
+            out.extend_from_slice(&valid[start..i]);
+            escape_ascii(b, out);
+            i += 1;
+        }
+        start = i;
+    }
+    out.extend_from_slice(&valid[start..]);
 }
 
 /// Standard base64 with padding, as Go's `base64.StdEncoding`.
@@ -562,9 +646,9 @@ mod tests {
     }
 
     fn float_text(f: f64) -> String {
-        let mut s = String::new();
+        let mut s = Vec::new();
         write_float(f, &mut s).unwrap();
-        s
+        String::from_utf8(s).unwrap()
     }
 
     #[test]
@@ -584,7 +668,7 @@ mod tests {
         assert_eq!(float_text(123456.789), "123456.789");
         assert_eq!(float_text(f64::MAX), "1.7976931348623157e308");
         assert_eq!(float_text(5e-324), "5e-324");
-        let mut s = String::new();
+        let mut s = Vec::new();
         assert!(write_float(f64::NAN, &mut s).is_err());
         assert!(write_float(f64::INFINITY, &mut s).is_err());
     }
@@ -592,9 +676,9 @@ mod tests {
     #[test]
     fn strings() {
         let esc = |b: &[u8]| {
-            let mut s = String::new();
+            let mut s = Vec::new();
             write_string(b, &mut s);
-            s
+            String::from_utf8(s).unwrap()
         };
         assert_eq!(esc(b"q\"\\\n\t<&\xc3\xa9"), "\"q\\\"\\\\\\n\\t<&\u{e9}\"");
         assert_eq!(esc(b"\x01\x1f\x08\x0c\r"), "\"\\u0001\\u001f\\b\\f\\r\"");
@@ -604,6 +688,11 @@ mod tests {
         assert_eq!(esc(b"\xe2\x82A"), "\"\\ufffd\\ufffdA\"");
         assert_eq!(esc(b"\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");
         assert_eq!(esc("\u{7f}😀".as_bytes()), "\"\u{7f}😀\"");
+        // Escapes after the first non-ASCII byte, and invalid bytes in between.
+        assert_eq!(esc("é\"\u{2028}\n".as_bytes()), "\"é\\\"\\u2028\\n\"");
+        assert_eq!(esc(b"\t\xc3\xa9\xff\x01"), "\"\\t\u{e9}\\ufffd\\u0001\"");
+        assert_eq!(esc(b"\xe2\x80"), "\"\\ufffd\\ufffd\"");
+        assert_eq!(esc(b""), "\"\"");
     }
 
     #[test]

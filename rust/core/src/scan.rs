@@ -14,7 +14,7 @@ use crate::error::CodecError;
 use crate::keys::{self, Handle, RawKey};
 use crate::number::{write_compact_i64, write_compact_u64};
 use crate::row_v1::{self, RowV1};
-use crate::row_v2::{Lookup, RowV2};
+use crate::row_v2::{Cursor, Lookup, RowV2};
 use crate::schema::{HandleKind, MissingRule, OutputField, TableSchema};
 use crate::slot::{datum_to_slot, default_to_slot};
 use crate::sst::{SstEntries, SstError, SstReader};
@@ -559,8 +559,8 @@ impl SstScan {
                 default_key.clear();
                 default_key.extend_from_slice(&key[..key.len() - 8]);
                 default_key.extend_from_slice(&(!record.start_ts).to_be_bytes());
-                entries.seek(default_key);
-                let v = match entries.current().map_err(|e| ScanError {
+                // Lookups come in key order: mostly a step or two forward.
+                let v = match entries.seek_forward(default_key).map_err(|e| ScanError {
                     sst: default_name.clone(),
                     key: Some(default_key.clone()),
                     column: None,
@@ -690,16 +690,16 @@ fn append_row(
     if let Some(b) = &mut batch.table_ids {
         b.append_value(table_id);
     }
-    let schema = Arc::clone(&batch.schema);
+    let mut cursor = Cursor::default();
     for (i, (col, spec)) in batch
         .columns
         .iter_mut()
-        .zip(schema.columns.iter())
+        .zip(batch.schema.columns.iter())
         .enumerate()
     {
         let fail = |kind| (Some(spec.name.clone()), kind);
         let stored: Option<Option<&[u8]>> = match &view {
-            RowView::V2(r) => match r.lookup(spec.id) {
+            RowView::V2(r) => match r.lookup_from(spec.id, &mut cursor) {
                 Lookup::Value(s) => Some(Some(s)),
                 Lookup::Null => Some(None),
                 Lookup::Missing => None,

@@ -162,6 +162,33 @@ impl SstEntries {
         self.started = false;
     }
 
+    /// Positions at the first key ≥ `target`, as [`SstEntries::seek`] does,
+    /// and returns that entry. Steps forward with `next` when the target is
+    /// a few entries ahead (lookups in key order), seeks otherwise.
+    pub fn seek_forward(&mut self, target: &[u8]) -> Result<Option<Entry<'_>>, SstError> {
+        const MAX_STEPS: usize = 8;
+        let mut stepped = false;
+        for _ in 0..MAX_STEPS {
+            match self.current()? {
+                Some((k, _)) if k < target => {
+                    // SAFETY: raw is a live, valid iterator.
+                    unsafe { ffi::brpq_sst_iter_next(self.raw) };
+                    stepped = true;
+                }
+                // At the target or past it after stepping from below it:
+                // this is the first key ≥ target.
+                Some((k, _)) if k == target || stepped => {
+                    self.started = false;
+                    return self.current();
+                }
+                // Past it from the start (or at the end): it may lie behind.
+                _ => break,
+            }
+        }
+        self.seek(target);
+        self.current()
+    }
+
     /// The entry at the current position without advancing.
     #[inline]
     pub fn current(&self) -> Result<Option<Entry<'_>>, SstError> {
