@@ -1,8 +1,10 @@
 """Bringing one backup SST to where RocksDB can open it: checked against its `File` entry
 (size and SHA-256 of the stored bytes), decrypted when the backup is encrypted.
 
-A plaintext SST on local storage is read in place, after its checksum is verified. Other
-SSTs up to `IN_MEMORY_MAX` bytes are kept in an anonymous in-memory file (Linux `memfd`),
+A plaintext SST on local storage is read in place: its size is checked at once and its
+SHA-256 computed on a thread of its own while it is decoded (`LocalSst.verify` waits for
+it), so the file is read once from disk. Other SSTs are hashed as they stream in: those
+up to `IN_MEMORY_MAX` bytes are kept in an anonymous in-memory file (Linux `memfd`),
 opened through `/proc/self/fd`, and never touch the disk; larger ones are streamed to a
 file in the given directory.
 """
@@ -13,6 +15,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,19 +40,35 @@ _MEMFD = sys.platform == "linux" and hasattr(os, "memfd_create")
 
 @dataclass
 class LocalSst:
-    """An SST ready to open at `path`; `close()` releases its memory or file."""
+    """An SST ready to open at `path`; `verify()` raises if its bytes do not match its
+    `File` entry, `close()` releases its memory or file."""
 
     path: str
     size: int
     _fd: int | None = None
     owned: bool = True
     """False for a file of the backup itself, read in place: never removed."""
+    _check: _BackgroundCheck | None = None
+    """The checksum of a file read in place, still being computed."""
 
     @property
     def in_memory(self) -> bool:
         return self._fd is not None
 
+    def verify(self) -> None:
+        """Waits until the file's checksum is known; raises `ChecksumMismatchError` (or
+        the error that stopped the reading) if it does not match. Done at once for
+        files checked as they were fetched."""
+        if self._check is not None:
+            self._check.wait()
+
+    def failed(self) -> bool:
+        """Whether the file is already known not to match (`verify` raises at once)."""
+        return self._check is not None and self._check.failed()
+
     def close(self) -> None:
+        if self._check is not None:
+            self._check.cancel()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -70,9 +89,8 @@ def _fetch(storage: Storage, f: brpb.File, cipher: Cipher | None, directory: Pat
     encrypted = cipher is not None and bool(f.cipher_iv)
     in_place = None if encrypted else storage.local_file(f.name)
     if in_place is not None:
-        digest, size = _file_sha256(storage, f.name, in_place)
-        _check(storage, f, digest, size)
-        return LocalSst(str(in_place), size, owned=False)
+        check = _BackgroundCheck(storage, f, in_place)
+        return LocalSst(str(in_place), check.size, owned=False, _check=check)
     if _MEMFD and 0 < f.size <= IN_MEMORY_MAX:
         return _in_memory(storage, f, cipher if encrypted else None)
     directory.mkdir(parents=True, exist_ok=True)
@@ -99,19 +117,70 @@ def _fetch(storage: Storage, f: brpb.File, cipher: Cipher | None, directory: Pat
     return LocalSst(str(path), path.stat().st_size)
 
 
-def _file_sha256(storage: Storage, name: str, path: Path) -> tuple[bytes, int]:
-    hasher = hashlib.sha256()
-    size = 0
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(_HASH_CHUNK):
-                hasher.update(chunk)
-                size += len(chunk)
-    except FileNotFoundError:
-        raise ObjectNotFoundError(name, location=storage.location) from None
-    except OSError as e:
-        raise StorageError(f"cannot read {path}: {e}", name=name, location=storage.location) from e
-    return hasher.digest(), size
+class _BackgroundCheck:
+    """The size of a local file checked at once, its SHA-256 on a thread of its own:
+    `hashlib` and file reads release the GIL, so this overlaps the decoding of the same
+    file (which then finds its pages in the page cache)."""
+
+    def __init__(self, storage: Storage, f: brpb.File, path: Path) -> None:
+        self._storage = storage
+        self._f = f
+        self._path = path
+        try:
+            self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the thread
+            self.size = os.fstat(self._file.fileno()).st_size
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f.name, location=storage.location) from None
+        except OSError as e:
+            raise self._read_error(e) from e
+        if f.size and self.size != f.size:
+            self._file.close()
+            raise SizeMismatchError(
+                f.name, expected=f.size, actual=self.size, location=storage.location
+            )
+        self._stop = threading.Event()
+        self._digest: bytes | None = None
+        self._hashed = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sst-sha256", daemon=True)
+        self._thread.start()
+
+    def _read_error(self, e: OSError) -> StorageError:
+        return StorageError(
+            f"cannot read {self._path}: {e}", name=self._f.name, location=self._storage.location
+        )
+
+    def _run(self) -> None:
+        hasher = hashlib.sha256()
+        buffer = bytearray(_HASH_CHUNK)
+        view = memoryview(buffer)
+        try:
+            with self._file:
+                while not self._stop.is_set():
+                    n = self._file.readinto(buffer)
+                    if not n:
+                        break
+                    hasher.update(view[:n])
+                    self._hashed += n
+            self._digest = hasher.digest()
+            if not self._stop.is_set():
+                _check(self._storage, self._f, self._digest, self._hashed)
+        except OSError as e:
+            self._error = self._read_error(e)
+        except BaseException as e:
+            self._error = e
+
+    def failed(self) -> bool:
+        return self._error is not None
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def cancel(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _check(storage: Storage, f: brpb.File, digest: bytes, size: int) -> None:

@@ -3,10 +3,13 @@
 Dictionary encoding on, page-level statistics (column index), row groups of
 exactly `row_group_size` rows (the last one may be shorter), a writer batch
 size of min(max(row_group_size, 1024), 8192), and the chosen codec.
+
+The file is hashed (SHA-256) as it is written, so that its digest needs no second read.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,9 @@ CODECS: dict[str, str] = {
 
 _MIN_WRITE_BATCH = 1024
 _MAX_WRITE_BATCH = 8192
+_SINK_BUFFER = 1 << 20
+"""Bytes pyarrow gathers before it hands them to the hashing file: each hand-over takes
+the GIL, so they must be few and large."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class ParquetOptions:
 
 
 class ParquetFileWriter:
-    """Writes record batches of one schema to a local Parquet file."""
+    """Writes record batches of one schema to a local Parquet file, hashing it on the way."""
 
     def __init__(self, path: Path, schema: pa.Schema, options: ParquetOptions) -> None:
         self.path = path
@@ -60,15 +66,32 @@ class ParquetFileWriter:
         self.rows = 0
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
-        self._writer = pq.ParquetWriter(
-            str(path),
-            schema,
-            compression=CODECS[options.compression],
-            use_dictionary=True,
-            write_statistics=True,
-            write_page_index=True,
-            write_batch_size=options.write_batch_size,
-        )
+        self._file = _HashingFile(path)
+        try:
+            self._stream = pa.output_stream(self._file, buffer_size=_SINK_BUFFER)
+            self._writer = pq.ParquetWriter(
+                self._stream,
+                schema,
+                compression=CODECS[options.compression],
+                use_dictionary=True,
+                write_statistics=True,
+                write_page_index=True,
+                write_batch_size=options.write_batch_size,
+            )
+        except BaseException:
+            self._file.close()
+            path.unlink(missing_ok=True)
+            raise
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far (all of the file's once `close` returned)."""
+        return self._file.size
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the bytes written so far (the file's once `close` returned)."""
+        return self._file.hexdigest()
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
@@ -84,17 +107,64 @@ class ParquetFileWriter:
         if self._pending_rows:
             self._flush(self._pending_rows)
         self._writer.close()
+        self._stream.close()  # flushes pyarrow's buffer into the file, then closes it
         return self.rows
 
     def abort(self) -> None:
-        self._writer.close()
-        self.path.unlink(missing_ok=True)
+        """Closes and removes the file (also when it failed half-way through a write)."""
+        try:
+            self._writer.close()
+            self._stream.close()
+        except Exception:
+            pass  # the file is removed either way
+        finally:
+            self._file.close()
+            self.path.unlink(missing_ok=True)
 
     def _flush(self, rows: int) -> None:
         # One write_table call per row group: pyarrow never merges calls.
-        table = pa.Table.from_batches(self._pending).slice(0, rows)
+        if len(self._pending) == 1 and self._pending_rows == rows:
+            table = pa.Table.from_batches(self._pending)
+            self._pending = []
+        else:
+            both = pa.Table.from_batches(self._pending)
+            table = both.slice(0, rows)
+            self._pending = both.slice(rows).to_batches()
         self._writer.write_table(table, row_group_size=rows)
-        rest = pa.Table.from_batches(self._pending).slice(rows)
-        self._pending = rest.to_batches()
-        self._pending_rows = rest.num_rows
+        self._pending_rows -= rows
         self.rows += rows
+
+
+class _HashingFile:
+    """A binary file open for writing that feeds SHA-256 with every byte written."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._hasher = hashlib.sha256()
+        self.size = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:
+        # Both release the GIL for buffers of this size.
+        self._hasher.update(data)
+        written = self._file.write(data)
+        self.size += written
+        return written
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def hexdigest(self) -> str:
+        return self._hasher.hexdigest()

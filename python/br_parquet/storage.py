@@ -668,6 +668,43 @@ class Storage:
             ),
         )
 
+    def staging_file(self, name: str) -> Path | None:
+        """On local disk, a new path next to object `name` (its folder created) where its
+        content can be written and then published with `publish_staged`, without a copy:
+        `{name}#{digits}`, a staging name that listings skip and `discard_partial_uploads`
+        removes. None for object stores: upload a local file with `put_file` instead."""
+        destination = self.local_file(name)
+        if destination is None:
+            return None
+        self._writer(name)
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(
+                f"cannot create {destination.parent} for {name!r}: {e}",
+                name=name,
+                location=self.location,
+            ) from e
+        return destination.with_name(f"{destination.name}#{uuid.uuid4().int}")
+
+    def publish_staged(self, name: str, staged: str | os.PathLike[str]) -> PutResult:
+        """Renames `staged` (a complete file from `staging_file(name)`) to object `name`,
+        atomically replacing it; returns the ETag a listing shows for it."""
+        destination = self.local_file(name)
+        if destination is None:
+            raise ValueError(f"{self.location} is not on local disk: upload {name!r} instead")
+        store = self._writer(name)
+        try:
+            os.replace(staged, destination)
+        except OSError as e:
+            raise StorageError(
+                f"cannot move {staged} to {name!r} in {self.location}: {e}",
+                name=name,
+                location=self.location,
+            ) from e
+        meta = self._call("inspecting", name, lambda: obstore.head(store, name))
+        return {"e_tag": meta["e_tag"], "version": meta["version"]}
+
     def list(self, prefix: str = "") -> builtins.list[ObjectInfo]:
         """Objects whose name starts with `prefix` (a plain string prefix), sorted by name.
 

@@ -2,13 +2,18 @@
 function that does it anywhere: in the exporting process, a process pool or a cluster.
 
 A task fetches its write-CF SST (and default-CF SST), decodes them in Rust with the GIL
-released, writes one Parquet file per table it holds rows of, uploads each, and records
-each in the checkpoint after its upload. It returns its objects, counts and stage times.
+released, on a thread of its own, while it writes one Parquet file per table it holds rows
+of; then it uploads each, and records each in the checkpoint after its upload. It returns
+its objects, counts and stage times.
+
+Each byte is read once: a local SST is hashed while it is decoded, a remote one while it
+is downloaded, and each Parquet file while it is written. On local output storage the
+Parquet file is written next to its object under a staging name and renamed into place
+(atomic, no copy); for object stores it is written to the task's folder and uploaded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -17,6 +22,7 @@ from pathlib import Path
 from ._native import SstScan
 from .checkpoint import EntryWriter, utc_now
 from .crashpoints import crash_point, task_delay, task_gate
+from .decode_ahead import DEFAULT_AHEAD, DecodeAhead, spare_cores
 from .errors import VerificationError
 from .fetch import LocalSst, fetch_sst
 from .interrupt import make_temp_dir, remove_temp_dir
@@ -25,7 +31,7 @@ from .options import ExportOptions
 from .parquet_writer import ParquetFileWriter
 from .plan import SstTask
 from .proto import brpb_pb2 as brpb
-from .storage import shared_storage
+from .storage import Storage, shared_storage
 from .tables import Table
 from .verify import check_files
 from .written import WrittenObject
@@ -100,21 +106,27 @@ def _run(task: ExportTask, tmp: Path) -> TaskResult:
     task_gate()
     clock = _Clock()
     source = shared_storage(task.input, task.options.storage)
+    output = shared_storage(task.output, task.options.storage)
     started = time.monotonic()
     cipher = task.options.crypter
     fetched: list[LocalSst] = []
+    objects: list[tuple[WrittenObject, Path]] = []
     try:
-        write = fetch_sst(source, task.sst.write, cipher, tmp)
-        fetched.append(write)
-        default = fetch_sst(source, task.sst.default, cipher, tmp) if task.sst.default else None
-        if default is not None:
-            fetched.append(default)
-        started = clock.lap("download", started)
-        objects, stats = _convert(task, write, default, tmp, clock)
+        try:
+            write = fetch_sst(source, task.sst.write, cipher, tmp)
+            fetched.append(write)
+            default = fetch_sst(source, task.sst.default, cipher, tmp) if task.sst.default else None
+            if default is not None:
+                fetched.append(default)
+            started = clock.lap("download", started)
+            objects, stats = _convert(task, write, default, tmp, output, fetched, clock)
+        finally:
+            for f in fetched:
+                f.close()
+        published = _publish(task, output, objects, clock)
     finally:
-        for f in fetched:
-            f.close()
-    published = _publish(task, objects, clock)
+        for _, local in objects:
+            local.unlink(missing_ok=True)  # a staged file left by a failed publish
     return TaskResult(
         sst=task.name,
         objects=tuple(published),
@@ -125,71 +137,102 @@ def _run(task: ExportTask, tmp: Path) -> TaskResult:
 
 
 def _convert(
-    task: ExportTask, write: LocalSst, default: LocalSst | None, tmp: Path, clock: _Clock
+    task: ExportTask,
+    write: LocalSst,
+    default: LocalSst | None,
+    tmp: Path,
+    output: Storage,
+    inputs: list[LocalSst],
+    clock: _Clock,
 ) -> tuple[list[tuple[WrittenObject, Path]], dict[str, int]]:
-    """Decodes the SSTs into one local Parquet file per table with rows."""
+    """Decodes the SSTs into one complete local Parquet file per table with rows, and
+    checks them (the SSTs' SHA-256, and with `--verify` their TiKV checksums)."""
     options = task.options
     parquet = options.parquet
-    scan = SstScan(
-        write.path,
-        [t.decoder(options.type_mapping) for t in task.tables],
-        default_sst=default.path if default else None,
-        name=task.name,
-        default_name=task.sst.default.name if task.sst.default else None,
-        key_range=(bytes(task.sst.write.start_key), bytes(task.sst.write.end_key)),
-        batch_rows=parquet.write_batch_size,
-        checksums=options.verify != "none",
-    )
+    paths = {
+        idx: parquet_object_name(options.output_prefix, table.db, table.name, task.name)
+        for idx, table in enumerate(task.tables)
+    }
     writers: dict[int, ParquetFileWriter] = {}
     try:
+        scan = SstScan(
+            write.path,
+            [t.decoder(options.type_mapping) for t in task.tables],
+            default_sst=default.path if default else None,
+            name=task.name,
+            default_name=task.sst.default.name if task.sst.default else None,
+            key_range=(bytes(task.sst.write.start_key), bytes(task.sst.write.end_key)),
+            batch_rows=parquet.write_batch_size,
+            checksums=options.verify != "none",
+        )
+        ahead = DEFAULT_AHEAD if spare_cores(options.sst_concurrency) else 0
+        with DecodeAhead(scan, ahead) as batches:
+            started = time.monotonic()
+            for idx, batch in batches:
+                started = clock.lap("decode", started)
+                if any(f.failed() for f in inputs):
+                    break  # an SST does not match its checksum: stop decoding it
+                writer = writers.get(idx)
+                if writer is None:
+                    schema = task.tables[idx].decoder(options.type_mapping).arrow_schema()
+                    local = output.staging_file(paths[idx]) or tmp / f"{idx}.parquet"
+                    writer = ParquetFileWriter(local, schema, parquet)
+                    writers[idx] = writer
+                writer.write(batch)
+                started = clock.lap("write", started)
         started = time.monotonic()
-        for idx, batch in scan:
-            started = clock.lap("decode", started)
-            writer = writers.get(idx)
-            if writer is None:
-                schema = task.tables[idx].decoder(options.type_mapping).arrow_schema()
-                writer = ParquetFileWriter(tmp / f"{idx}.parquet", schema, parquet)
-                writers[idx] = writer
-            writer.write(batch)
-            started = clock.lap("write", started)
-    except BaseException:
+        for f in inputs:
+            f.verify()
+        started = clock.lap("download", started)
+        for writer in writers.values():
+            writer.close()
+    except BaseException as error:
         for w in writers.values():
             w.abort()
+        if isinstance(error, Exception):
+            _raise_input_mismatch(inputs, error)
         raise
-    started = time.monotonic()
-    paths = {
-        idx: parquet_object_name(
-            options.output_prefix, task.tables[idx].db, task.tables[idx].name, task.name
-        )
-        for idx in writers
-    }
-    task_objects = tuple(sorted(paths.values()))
+    task_objects = tuple(sorted(paths[idx] for idx in writers))
     finished: list[tuple[WrittenObject, Path]] = []
     for idx, writer in sorted(writers.items()):
-        rows = writer.close()
         table = task.tables[idx]
         obj = WrittenObject(
             path=paths[idx],
             db=table.db,
             table=table.name,
             table_id=table.table_id,
-            rows=rows,
-            size=writer.path.stat().st_size,
-            sha256=_file_sha256(writer.path),
+            rows=writer.rows,
+            size=writer.size,
+            sha256=writer.sha256,
             source_sst=task.name,
             source_default_sst=task.sst.default.name if task.sst.default else None,
             task_objects=task_objects,
             finished_at="",
         )
         finished.append((obj, writer.path))
-    stats = scan.stats()
-    if options.verify != "none":
-        rows_written = {
-            idx: obj.rows for idx, (obj, _) in zip(sorted(writers), finished, strict=True)
-        }
-        stats.update(_verify(task, scan, rows_written))
+    try:
+        stats = scan.stats()
+        if options.verify != "none":
+            rows_written = {idx: w.rows for idx, w in writers.items()}
+            stats.update(_verify(task, scan, rows_written))
+    except BaseException:
+        for _, local in finished:
+            local.unlink(missing_ok=True)
+        raise
     clock.lap("write", started)
     return finished, stats
+
+
+def _raise_input_mismatch(inputs: list[LocalSst], error: Exception) -> None:
+    """Raises the input's own error (its SHA-256 does not match) in place of `error`,
+    which a damaged SST can cause while it is decoded: the mismatch says why."""
+    for f in inputs:
+        try:
+            f.verify()
+        except Exception as mismatch:
+            if mismatch is error:
+                raise
+            raise mismatch from error
 
 
 def _verify(task: ExportTask, scan: SstScan, rows_written: dict[int, int]) -> dict[str, int]:
@@ -220,20 +263,22 @@ def _tables_of(task: ExportTask) -> str:
 
 
 def _publish(
-    task: ExportTask, objects: list[tuple[WrittenObject, Path]], clock: _Clock
+    task: ExportTask, output: Storage, objects: list[tuple[WrittenObject, Path]], clock: _Clock
 ) -> list[WrittenObject]:
-    """Uploads every object, each followed by its checkpoint entry. Every object is
-    complete before the first upload, so each entry lists all objects of its task: a
-    task is finished when all of them have entries."""
-    output = shared_storage(task.output, task.options.storage)
+    """Uploads (on local disk: renames into place) every object, each followed by its
+    checkpoint entry. Every object is complete before the first upload, so each entry
+    lists all objects of its task: a task is finished when all of them have entries."""
     published: list[WrittenObject] = []
-    for local, path in objects:
+    for written, local in objects:
         started = time.monotonic()
         crash_point("before-upload")
-        uploaded = output.put_file(local.path, path)
+        if output.local_file(written.path) is None:
+            uploaded = output.put_file(written.path, local)
+        else:
+            uploaded = output.publish_staged(written.path, local)
         crash_point("after-upload")
         # The ETag lets a resumed run check the object with a listing, without reading it.
-        obj = replace(local, finished_at=utc_now(), etag=uploaded["e_tag"])
+        obj = replace(written, finished_at=utc_now(), etag=uploaded["e_tag"])
         published.append(obj)
         started = clock.lap("upload", started)
         if task.checkpoint is not None:
@@ -249,11 +294,3 @@ def _publish(
         crash_point("after-entry")
         clock.lap("checkpoint", started)
     return published
-
-
-def _file_sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            hasher.update(chunk)
-    return hasher.digest().hex()
