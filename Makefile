@@ -102,11 +102,11 @@ fuzz: $(HOME)/.cargo/bin/cargo-fuzz  ## a short fuzz run of every target, decode
 fuzz-long:  ## a long fuzz campaign: FUZZ_SECONDS=3600 per target by default
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-3600}
 
-bench: develop  ## run the benchmarks in benches/ (generates ~2.5 GiB of cached backups)
-	$(BIN)/python benches/run.py
-	$(BIN)/python benches/scan_projection.py
-	$(BIN)/python benches/scan_memory.py
-	$(BIN)/python benches/plan_resume.py
+# The suite also runs scan_projection.py, scan_memory.py and plan_resume.py and keeps
+# their output in RESULTS.md. About 30 minutes on two cores once the backups are cached.
+bench: develop  ## benchmarks: per-decoder criterion benches, then benches/suite.py writes benches/RESULTS.md (generates ~9 GiB of cached backups)
+	cargo bench -p br-parquet-core --bench decoders -- --noplot
+	$(BIN)/python benches/suite.py
 
 wheel: system-deps venv  ## build a release wheel into dist/
 	$(BIN)/maturin build --release --out dist

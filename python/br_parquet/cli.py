@@ -1,7 +1,8 @@
 """The command lines. `br-parquet-export` (`main`) is the export: it parses flags (derived
 from `ExportOptions`), calls `br_parquet.export`, and prints the result. `br-parquet`
-(`br_parquet_main`) has subcommands: `export` (the same flags) and `inspect` (what a
-backup holds, see `inspection`)."""
+(`br_parquet_main`) has subcommands: `export` (the same flags), `inspect` (what a
+backup holds, see `inspection`) and `bench` (where an export's time goes, see
+`benchmark`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import runlog
+from . import benchmark, runlog
 from .api import open_backup, run_export, run_redactor
 from .crypto import Cipher, cipher_from_options
 from .errors import EncryptedMetaError, Interrupted, exit_code_of, message_of
@@ -23,7 +24,15 @@ from .events import Listener
 from .gobool import ACCEPTED, parse_go_bool
 from .inspection import encrypted_json, encrypted_text, inspect_backup, render_text
 from .interrupt import as_interrupted, exit_if_aborted, stop_on_signals
-from .options import ExportOptions, Flag, flag_fields
+from .options import (
+    DEFAULT_TYPE_MAPPING,
+    TYPE_MAPPINGS,
+    ExportOptions,
+    Flag,
+    flag_fields,
+    parse_positive,
+)
+from .parquet_writer import CODECS
 from .progress import ProgressBar
 from .proto import brpb_pb2 as brpb
 from .result import ExportResult
@@ -415,16 +424,117 @@ def inspect_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+_BENCH_PROG = "br-parquet bench"
+
+
+def _worker_counts(text: str) -> tuple[int, ...]:
+    return tuple(parse_positive(part) for part in text.split(",") if part.strip())
+
+
+def build_bench_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=_BENCH_PROG,
+        description="Measure, on a backup, the steps of an export: reading the SSTs, "
+        "RocksDB's raw scan (and sst_dump), decoding, writing Parquet, and whole exports at "
+        "1, 2 and the CPU count of workers with their peak RSS; print the figures, the "
+        "ratios between them, and whether the machine is I/O-bound or CPU-bound.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", metavar="URL", help="the BR backup as a storage URL or local path")
+    src.add_argument(
+        "--input-storage-base64",
+        metavar="B64",
+        help="base64 of the serialized StorageBackend of the BR backup",
+    )
+    p.add_argument(
+        "--table",
+        dest="tables",
+        metavar="DB.T",
+        action="append",
+        default=[],
+        help="a table to measure (repeatable); default: every table but the system schemas",
+    )
+    p.add_argument(
+        "--type-mapping",
+        dest="type_mappings",
+        action="append",
+        choices=list(TYPE_MAPPINGS),
+        help=f"type mapping to measure (repeatable); default: {DEFAULT_TYPE_MAPPING}, the export's",
+    )
+    p.add_argument(
+        "--compression",
+        dest="compressions",
+        action="append",
+        choices=list(CODECS),
+        help="Parquet compression to measure (repeatable); default: snappy, the export's",
+    )
+    p.add_argument(
+        "--workers",
+        type=_argument_type(_worker_counts),
+        metavar="N,N",
+        help="--sst-concurrency of the exports; default: "
+        + ",".join(map(str, benchmark.default_workers())),
+    )
+    p.add_argument("--no-export", action="store_true", help="measure no whole export")
+    p.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="where downloaded SSTs and Parquet output go (default: the temp folder)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=list(LOG_LEVELS),
+        help="debug: print the traceback of an error",
+    )
+    return p
+
+
+def bench_main(argv: Sequence[str] | None = None) -> int:
+    """`br-parquet bench`: 0 with the report on stdout (progress on stderr); otherwise one
+    error line and the exit code of its kind."""
+    args = build_bench_parser().parse_args(argv)
+    failed = FailureReport(_BENCH_PROG, args.log_level, "text", None)
+    try:
+        if args.input_storage_base64:
+            backend = decode_storage_base64(args.input_storage_base64)
+        else:
+            backend = parse_storage_url(args.input)
+        failed.redact = run_redactor(backend, brpb.StorageBackend(), ExportOptions())
+        config = benchmark.BenchConfig(
+            tables=tuple(args.tables),
+            type_mappings=tuple(dict.fromkeys(args.type_mappings or [DEFAULT_TYPE_MAPPING])),
+            compressions=tuple(dict.fromkeys(args.compressions or ["snappy"])),
+            workers=args.workers or benchmark.default_workers(),
+            export=not args.no_export,
+            workdir=args.workdir,
+        )
+        report = benchmark.run_benchmark(
+            backend, config, progress=lambda line: print(f"{line} ...", file=sys.stderr)
+        )
+    except KeyboardInterrupt:
+        return failed(Interrupted("SIGINT"))
+    except Exception as e:
+        return failed(e)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(benchmark.render_text(report), end="")
+    return 0
+
+
 _COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "export": (lambda argv: main(argv, prog="br-parquet export"), "export a backup into Parquet"),
     "inspect": (inspect_main, "show what a backup holds"),
+    "bench": (bench_main, "measure where an export's time goes on a backup"),
 }
 
 
 def br_parquet_main(argv: Sequence[str] | None = None) -> int:
     """`br-parquet COMMAND ...`: each command parses its own flags."""
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: br-parquet {export,inspect} ...\n\n" + "".join(
+    usage = f"usage: br-parquet {{{','.join(_COMMANDS)}}} ...\n\n" + "".join(
         f"  {name:<9} {about}\n" for name, (_, about) in _COMMANDS.items()
     )
     if args and args[0] in ("-h", "--help"):
