@@ -233,7 +233,7 @@ def stages_table(report: BenchReport) -> list[str]:
     names = list(dict.fromkeys(name for run in report.exports for name in run.stages))
     rows = [
         [
-            f"{run.type_mapping} {run.compression} x{run.workers}",
+            run.label,
             *(fmt(run.stages.get(name, 0.0)) for name in names),
             fmt(run.seconds),
         ]
@@ -293,13 +293,14 @@ def targets(reports: dict[str, BenchReport], scale: float) -> list[Target]:
         parts: list[str] = []
         oks: list[bool] = []
         for run in large.exports:
-            base = small.export(run.type_mapping, run.compression, run.workers)
+            base = small.export(run.type_mapping, run.compression, run.workers, one_cpu=run.one_cpu)
             if base is None:
                 continue
             growth = run.peak_rss / base.peak_rss - 1
             oks.append(abs(growth) <= RSS_GROWTH_TARGET)
             parts.append(
-                f"x{run.workers}: {base.peak_rss / MIB:,.0f} → {run.peak_rss / MIB:,.0f} MiB "
+                f"x{run.workers}{' on 1 CPU' if run.one_cpu else ''}: "
+                f"{base.peak_rss / MIB:,.0f} → {run.peak_rss / MIB:,.0f} MiB "
                 f"({growth:+.1%})"
             )
         found.append(

@@ -125,6 +125,9 @@ class BenchConfig:
     write: bool = True
     """Needs `decode`."""
     export: bool = True
+    one_cpu: bool = True
+    """Also run the one-worker export on one CPU, where there are more: the targets of
+    export overhead and of scaling compare with it (see `ExportRun.one_cpu`)."""
     workdir: str | None = None
     """Where fetched SSTs and Parquet output go (default: the system temp folder)."""
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE
@@ -195,6 +198,15 @@ class ExportRun:
     stages: dict[str, float]
     """Seconds per stage summed over the tasks (the summary's `stages`)."""
     command: tuple[str, ...]
+    one_cpu: bool = False
+    """Run on one CPU only (its affinity set to one CPU): the export's own threads, such
+    as the decoding that runs ahead of the writer, then share one core, so its time is
+    comparable with decode + write measured on one thread and with one core per worker."""
+
+    @property
+    def label(self) -> str:
+        cpus = " on 1 CPU" if self.one_cpu else ""
+        return f"{self.type_mapping} {self.compression} x{self.workers}{cpus}"
 
 
 @dataclass
@@ -223,9 +235,12 @@ class BenchReport:
     """Rows decoded (the selected tables' rows in the backup), else rows exported."""
     notes: list[str] = field(default_factory=list)
 
-    def export(self, mapping: str, compression: str, workers: int) -> ExportRun | None:
+    def export(
+        self, mapping: str, compression: str, workers: int, *, one_cpu: bool = False
+    ) -> ExportRun | None:
+        wanted = (mapping, compression, workers, one_cpu)
         for run in self.exports:
-            if (run.type_mapping, run.compression, run.workers) == (mapping, compression, workers):
+            if (run.type_mapping, run.compression, run.workers, run.one_cpu) == wanted:
                 return run
         return None
 
@@ -309,6 +324,10 @@ def run_benchmark(
                     say(f"export ({mapping}, {codec}) at --sst-concurrency {workers}")
                     run = _export(backend, tables, config, mapping, codec, workers, tmp)
                     report.exports.append(run)
+                    if workers == 1 and config.one_cpu and _one_cpu() is not None:
+                        say(f"export ({mapping}, {codec}) at --sst-concurrency 1 on one CPU")
+                        run = _export(backend, tables, config, mapping, codec, 1, tmp, one_cpu=True)
+                        report.exports.append(run)
             if not config.decode:
                 report.rows = report.exports[0].rows
         _check_rows(report)
@@ -515,10 +534,14 @@ def _export(
     codec: str,
     workers: int,
     tmp: Path,
+    *,
+    one_cpu: bool = False,
 ) -> ExportRun:
-    run_dir = tmp / f"export-{mapping}-{codec}-{workers}"
-    summary = tmp / f"summary-{mapping}-{codec}-{workers}.json"
-    stderr_path = tmp / f"export-{mapping}-{codec}-{workers}.log"
+    name = f"{mapping}-{codec}-{workers}{'-1cpu' if one_cpu else ''}"
+    run_dir = tmp / f"export-{name}"
+    summary = tmp / f"summary-{name}.json"
+    stderr_path = tmp / f"export-{name}.log"
+    cpu = _one_cpu() if one_cpu else None
     if backend.WhichOneof("backend") == "local":
         source = ["--input", backend.local.path]
         shown_source = source
@@ -542,9 +565,10 @@ def _export(
     ]
     quiet = ["--no-progress", "--log-level", "warning", "--summary-json", str(summary)]
     argv = [*export_command(), *source, *settings, *quiet]
-    shown = ("br-parquet-export", *shown_source, *settings)
+    pinned = () if cpu is None else ("taskset", "-c", str(cpu))
+    shown = (*pinned, "br-parquet-export", *shown_source, *settings)
     try:
-        code, seconds, peak_rss = _run_measured(argv, stderr_path, tmp / "peak-rss")
+        code, seconds, peak_rss = _run_measured(argv, stderr_path, tmp / "peak-rss", cpu)
         if code != 0:
             lines = stderr_path.read_text(errors="replace").strip().splitlines()
             raise BenchExportError(" ".join(shown), code, lines[-1] if lines else "no message")
@@ -563,15 +587,28 @@ def _export(
         peak_rss=peak_rss,
         stages={name: float(s["seconds"]) for name, s in data["stages"].items()},
         command=shown,
+        one_cpu=cpu is not None,
     )
+
+
+def _one_cpu() -> int | None:
+    """A CPU this process may run on, where it may run on more than one."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # no CPU affinity on this platform
+        return None
+    return cpus[0] if len(cpus) > 1 else None
 
 
 # A process's `ru_maxrss` counts the high-water mark of the memory it was started from
 # (exec keeps it), so a child of this large process would report this process's peak.
 # The export is therefore started by a small spawner, which reports its child's.
+# With a CPU given, the spawner confines itself to it first, and the export inherits that.
 _SPAWNER = """\
 import os, subprocess, sys
-child = subprocess.Popen(sys.argv[2:])
+if sys.argv[2]:
+    os.sched_setaffinity(0, {int(sys.argv[2])})
+child = subprocess.Popen(sys.argv[3:])
 _, status, usage = os.wait4(child.pid, 0)
 with open(sys.argv[1], "w") as out:
     out.write(str(usage.ru_maxrss))
@@ -580,14 +617,17 @@ sys.exit(code if code >= 0 else 128 - code)
 """
 
 
-def _run_measured(argv: list[str], stderr_path: Path, rss_path: Path) -> tuple[int, float, int]:
-    """Runs `argv` (stderr to `stderr_path`); returns its exit code, wall seconds and
-    peak RSS in bytes."""
+def _run_measured(
+    argv: list[str], stderr_path: Path, rss_path: Path, cpu: int | None = None
+) -> tuple[int, float, int]:
+    """Runs `argv` (stderr to `stderr_path`), on CPU `cpu` alone if given; returns its exit
+    code, wall seconds and peak RSS in bytes."""
     rss_path.unlink(missing_ok=True)
+    pin = "" if cpu is None else str(cpu)
     with open(stderr_path, "wb") as err:
         began = time.perf_counter()
         spawner = subprocess.Popen(
-            [sys.executable, "-I", "-c", _SPAWNER, str(rss_path), *argv],
+            [sys.executable, "-I", "-c", _SPAWNER, str(rss_path), pin, *argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -610,9 +650,7 @@ def _run_measured(argv: list[str], stderr_path: Path, rss_path: Path) -> tuple[i
 def _check_rows(report: BenchReport) -> None:
     """Every step saw the same rows: a difference is a bug in what was measured."""
     counts = {f"decode {m}": f.rows for m, f in report.decode.items()}
-    counts |= {
-        f"export {r.type_mapping} {r.compression} x{r.workers}": r.rows for r in report.exports
-    }
+    counts |= {f"export {r.label}": r.rows for r in report.exports}
     if len(set(counts.values())) > 1:
         shown = ", ".join(f"{k}: {v}" for k, v in counts.items())
         report.notes.append(f"the steps counted different rows ({shown})")
@@ -645,45 +683,75 @@ def ratios(report: BenchReport) -> list[Ratio]:
             limit = DECODE_TARGETS[mapping]
             value = _div(figure.seconds, raw.seconds)
             out.append(Ratio(f"decode {mapping} / raw scan", value, f"<= {limit}", value <= limit))
+    # Decode + write are timed on one thread: the export at one worker compares with them
+    # on one CPU, where it was also run so (else on all CPUs). So does scaling: one
+    # worker per CPU.
     for key, written in report.write.items():
         mapping, codec = key.split("/")
-        one = report.export(mapping, codec, 1)
         decoded = report.decode.get(mapping)
-        if one is None or decoded is None:
+        if decoded is None:
             continue
-        value = _div(one.seconds, decoded.seconds + written.seconds)
-        out.append(
-            Ratio(
-                f"export x1 / (decode + write), {mapping} {codec}",
-                value,
-                f"<= {EXPORT_OVERHEAD_TARGET}",
-                value <= EXPORT_OVERHEAD_TARGET,
+        floor = decoded.seconds + written.seconds
+        pinned = report.export(mapping, codec, 1, one_cpu=True)
+        free = report.export(mapping, codec, 1)
+        if pinned is not None:
+            value = _div(pinned.seconds, floor)
+            out.append(
+                Ratio(
+                    f"export x1 / (decode + write), {mapping} {codec}, on 1 CPU",
+                    value,
+                    f"<= {EXPORT_OVERHEAD_TARGET}",
+                    value <= EXPORT_OVERHEAD_TARGET,
+                )
             )
-        )
+        if free is not None:
+            value = _div(free.seconds, floor)
+            if pinned is not None:
+                name = f"export x1 on {report.cpus} CPUs / (decode + write), {mapping} {codec}"
+                out.append(Ratio(name, value))
+            else:
+                out.append(
+                    Ratio(
+                        f"export x1 / (decode + write), {mapping} {codec}",
+                        value,
+                        f"<= {EXPORT_OVERHEAD_TARGET}",
+                        value <= EXPORT_OVERHEAD_TARGET,
+                    )
+                )
     for run in report.exports:
         if run.workers == 1:
             continue
-        one = report.export(run.type_mapping, run.compression, 1)
+        pinned = report.export(run.type_mapping, run.compression, 1, one_cpu=True)
+        free = report.export(run.type_mapping, run.compression, 1)
+        one = pinned or free
         if one is None:
             continue
         value = _div(one.seconds, run.seconds)
         target, met = "", None
         if run.workers == 2:
             target, met = f">= {TWO_WORKER_SPEEDUP_TARGET}", value >= TWO_WORKER_SPEEDUP_TARGET
+        where = ", one worker on 1 CPU" if pinned is not None else ""
         out.append(
             Ratio(
-                f"export x1 / x{run.workers}, {run.type_mapping} {run.compression}",
+                f"export x1 / x{run.workers}, {run.type_mapping} {run.compression}{where}",
                 value,
                 target,
                 met,
             )
         )
+        if pinned is not None and free is not None:
+            out.append(
+                Ratio(
+                    f"export x1 on {report.cpus} CPUs / x{run.workers}, "
+                    f"{run.type_mapping} {run.compression}",
+                    _div(free.seconds, run.seconds),
+                )
+            )
     for run in report.exports:
         value = run.peak_rss / rss_budget(run.workers)
         out.append(
             Ratio(
-                f"peak RSS / (256 MiB + 192 MiB x {run.workers}), "
-                f"{run.type_mapping} {run.compression}",
+                f"peak RSS / (256 MiB + 192 MiB x {run.workers}), {run.label}",
                 value,
                 "<= 1",
                 value <= 1,
@@ -741,7 +809,8 @@ def _scaling(report: BenchReport) -> list[str]:
     """Whether more workers made the exports faster, on the cores there are."""
     lines = []
     for run in report.exports:
-        one = report.export(run.type_mapping, run.compression, 1)
+        one = report.export(run.type_mapping, run.compression, 1, one_cpu=True)
+        one = one or report.export(run.type_mapping, run.compression, 1)
         if one is None or run.workers == 1 or run.workers > report.cpus:
             continue
         speedup = _div(one.seconds, run.seconds)
@@ -799,7 +868,7 @@ def figures(report: BenchReport) -> list[Row]:
     for run in report.exports:
         budget = rss_budget(run.workers)
         add(
-            f"export {run.type_mapping} {run.compression} x{run.workers}",
+            f"export {run.label}",
             run.seconds,
             run.rows,
             f"peak RSS {run.peak_rss / MIB:,.0f} MiB (budget {budget / MIB:,.0f}), "
