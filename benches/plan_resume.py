@@ -14,14 +14,17 @@
    `br_parquet.job.prepare` with `dry_run=True` (everything up to the first download):
    - `plan`: the export to an empty prefix of the bucket;
    - `resume`: the export to `parquet`: checkpoint loaded, every object checked by the
-     listing (size and ETag), every task reused (moto's listing takes most of the time:
-     it scans the whole bucket for each page of 1000);
-   - `resume-local`: the same with the objects and checkpoint on local disk;
+     listing (size and ETag), every task reused;
+   - `list`: only the listing that `resume` does (each table's folder, 8 at a time), for
+     reference: moto takes most of the resume's time there, as it scans and sorts the
+     whole bucket for each page of 1000 keys (S3 does not);
+   - `resume-local`: the same resume with the objects and checkpoint on local disk;
    - `plan-1e6`: `load_backupmeta`, table selection and `plan_tasks` of a backupmeta of
-     `--big-files` data files on local disk (meta only).
-   and prints, per step, the wall time, the subprocess's peak RSS (`ru_maxrss`) and what
-   it found. A subprocess's RSS includes the interpreter and its imports (printed as
-   `baseline`).
+     `--big-files` data files on local disk (meta only);
+   - `prepare-1e6`: the whole `prepare` of that backup, to an empty local output.
+   and prints, per step, the wall time, the CPU time, the subprocess's peak RSS
+   (`VmHWM`) and what it found; then the `benchmark:` lines. A subprocess's RSS includes
+   the interpreter and its imports (printed as `baseline`).
 """
 
 from __future__ import annotations
@@ -142,7 +145,19 @@ def step(name: str, backup: str, output: str) -> dict[str, Any]:
 
     baseline = peak_rss()
     started = time.monotonic()
-    if name == "plan-1e6":
+    cpu = time.process_time()
+    if name == "list":
+        from concurrent.futures import ThreadPoolExecutor
+
+        from br_parquet.naming import table_folder
+        from br_parquet.storage import Storage
+
+        storage = Storage.from_url(output)
+        folders = [f"{PREFIX}/{table_folder('bench', f't{t}')}/" for t in range(int(backup))]
+        with ThreadPoolExecutor(8) as pool:
+            listed = sum(map(len, pool.map(storage.list, folders)))
+        found: dict[str, Any] = {"listed": listed}
+    elif name == "plan-1e6":
         from br_parquet.backupmeta import load_backupmeta
         from br_parquet.plan import plan_tasks
         from br_parquet.storage import Storage
@@ -153,7 +168,7 @@ def step(name: str, backup: str, output: str) -> dict[str, Any]:
         loaded = time.monotonic() - started
         targets = select_tables(meta, TableFilter.parse(DEFAULT_FILTER))
         plan = plan_tasks(meta.data_files, targets)
-        found: dict[str, Any] = {"tasks": len(plan.tasks), "load_seconds": round(loaded, 2)}
+        found = {"tasks": len(plan.tasks), "load_seconds": round(loaded, 2)}
     else:
         from br_parquet.job import prepare
         from br_parquet.options import ExportOptions
@@ -180,6 +195,7 @@ def step(name: str, backup: str, output: str) -> dict[str, Any]:
     return {
         "step": name,
         "seconds": round(time.monotonic() - started, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
         "peak_rss_mib": round(peak_rss() / MIB, 1),
         "baseline_mib": round(baseline / MIB, 1),
         **found,
@@ -321,6 +337,7 @@ def main() -> int:
             results = [
                 run_step("plan", str(root / "backup"), url),
                 run_step("resume", str(root / "backup"), url),
+                run_step("list", str(args.tables), url),
             ]
         finally:
             server.stop()
@@ -331,15 +348,45 @@ def main() -> int:
         local = run_step("resume", str(root / "backup"), str(out))
         results.append({**local, "step": "resume-local"})
         results.append(run_step("plan-1e6", str(root / "big"), ""))
+        (root / "out-1e6").mkdir()
+        results.append(run_step("prepare-1e6", str(root / "big"), str(root / "out-1e6")))
     for r in results:
         print(json.dumps(r))
     for r in results:
-        files = args.big_files if r["step"] == "plan-1e6" else args.files
+        files = args.big_files if r["step"].endswith("-1e6") else args.files
         print(
-            f"{r['step']:>12}: {files:>9,} data files  {r['seconds']:7.2f} s  "
-            f"peak RSS {r['peak_rss_mib']:7.1f} MiB (baseline {r['baseline_mib']:.1f} MiB)"
+            f"{r['step']:>12}: {files:>9,} data files  {r['seconds']:7.2f} s "
+            f"(CPU {r['cpu_seconds']:6.2f} s)  peak RSS {r['peak_rss_mib']:7.1f} MiB "
+            f"(baseline {r['baseline_mib']:.1f} MiB)"
         )
+    print(benchmark_lines({r["step"]: r for r in results}, args.files, args.big_files))
     return 0
+
+
+def benchmark_lines(steps: dict[str, dict[str, Any]], files: int, big_files: int) -> str:
+    """The figures the benchmark is about, one line each."""
+
+    def figures(step: str) -> str:
+        r = steps[step]
+        return f"{r['seconds']:.2f} s, peak RSS {r['peak_rss_mib']:.1f} MiB"
+
+    listing = steps["list"]["seconds"]
+    resume = steps["resume"]["seconds"]
+    return "\n".join(
+        [
+            f"benchmark: plan {files} data files (export to S3, up to the first download): "
+            f"{figures('plan')}",
+            f"benchmark: resume-plan {files} data files, {files} checkpoint entries on the S3 "
+            f"test server (checkpoint loaded, every object checked by listing its table folder): "
+            f"{figures('resume')}; of which moto's listing alone {listing:.2f} s, the rest "
+            f"{max(0.0, resume - listing):.2f} s",
+            f"benchmark: resume-plan {files} data files, {files} checkpoint entries on local "
+            f"disk: {figures('resume-local')}",
+            f"benchmark: plan {big_files} data files (meta only): {figures('plan-1e6')}",
+            f"benchmark: prepare {big_files} data files (the whole dry run): "
+            f"{figures('prepare-1e6')}",
+        ]
+    )
 
 
 if __name__ == "__main__":

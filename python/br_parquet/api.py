@@ -200,7 +200,7 @@ class Backup:
         workers = default_concurrency() if concurrency is None else concurrency
         if workers < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-        tasks = plan_tasks(self.meta.data_files, [t]).tasks
+        tasks = list(plan_tasks(self.meta.data_files, [t]).tasks)
         if handle_range is not None:
             lo, hi = _handle_range(t, handle_range)
             tasks = [

@@ -29,7 +29,7 @@ trusted. An entry found more than once is taken from its entry document before a
 (an entry is written only after every index that can hold an older form of it), else from
 the index with the highest `seq`. A task is reusable only when each object in its
 `task_objects` has a valid entry and is in the storage as recorded (`Verify`: by default
-its size and ETag in one listing); any other task is done again, overwriting its objects.
+its size and ETag as listed); any other task is done again, overwriting its objects.
 """
 
 from __future__ import annotations
@@ -91,15 +91,17 @@ checksum checked), so that reading one stays small."""
 Verify = Literal["sha256", "size", "etag"]
 VERIFY_MODES: tuple[Verify, ...] = ("sha256", "size", "etag")
 """How a resumed run checks a finished object before reusing it. `etag` (the default):
-one listing of the output, comparing each object's size and ETag with its entry (on local
-disk obstore's ETag is made of the file's inode, mtime and size); an object whose ETag
-differs or whose entry has none is read back and its SHA-256 compared. `sha256`: every
-object is read back, streamed. `size`: the listing's sizes only (misses same-size
-replacements)."""
+a listing of the output (its table folders in parallel), comparing each object's size and
+ETag with its entry (on local disk obstore's ETag is made of the file's inode, mtime and
+size); an object whose ETag differs or whose entry has none is read back and its SHA-256
+compared. `sha256`: every object is read back, streamed. `size`: the listing's sizes
+only (misses same-size replacements)."""
 DEFAULT_VERIFY: Verify = "etag"
 
 DEFAULT_WORKERS = 8
 """Documents read, deleted and objects verified concurrently."""
+LIST_PAGE = 1000
+"""Names in one page of an object store's listing."""
 
 _OBJECT_KIND = "object"
 _EMPTY_TASK_KIND = "empty_task"
@@ -944,11 +946,7 @@ class Checkpoint:
         ETag listed} for those confirmed by their SHA-256)."""
         if not entries:
             return {}, {}
-        wanted = {e.path for e in entries}
-        listed: dict[str, tuple[int, str | None]] = {}
-        for info in self.storage.list(self.prefix + "/" if self.prefix else ""):
-            if info.name in wanted:
-                listed[info.name] = (info.size, info.e_tag)
+        listed = self._list(entries, workers)
         problems: dict[str, str] = {}
         to_hash: list[WrittenObject] = []
         for entry in entries:
@@ -997,6 +995,27 @@ class Checkpoint:
                 if etag is not None:
                     etags[entry.path] = etag
         return problems, etags
+
+    def _list(
+        self, entries: Sequence[WrittenObject], workers: int
+    ) -> dict[str, tuple[int, str | None]]:
+        """{object: (size, ETag)} for the objects of `entries` found in the output.
+
+        Listed folder by folder (`{prefix}/{db}/{table}/`), `workers` at a time, when
+        there are no more folders than pages (of `LIST_PAGE` names) of one listing of
+        the whole prefix: object stores list one prefix a page at a time, so this runs
+        the pages in parallel; otherwise (many small tables) in one listing."""
+        wanted = {e.path for e in entries}
+        folders = {path[: path.rfind("/") + 1] for path in wanted}
+        prefixes = sorted(folders)
+        if len(folders) > max(1, len(wanted) // LIST_PAGE) or "" in folders:
+            prefixes = [self.prefix + "/" if self.prefix else ""]
+        listed: dict[str, tuple[int, str | None]] = {}
+        for infos in _parallel(self.storage.list, prefixes, workers):
+            for info in infos:
+                if info.name in wanted:
+                    listed[info.name] = (info.size, info.e_tag)
+        return listed
 
     def _reject(self, name: str, reason: str, kind: str) -> None:
         rejected = self.status.rejected_entries

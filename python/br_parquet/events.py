@@ -9,7 +9,7 @@ stream as one that ran here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .result import ExportResult
@@ -26,7 +26,7 @@ class Planned:
     tasks: int
     input_bytes: int
     skipped_files: int
-    task_tables: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    task_tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """SST task → the `db.table` names whose rows it may hold."""
 
 

@@ -17,15 +17,17 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, overload
 
 from . import interrupt
 from .backupmeta import BackupMeta, load_backupmeta
-from .checkpoint import BackupIdentity, Checkpoint, CheckpointConfig
+from .checkpoint import BackupIdentity, Checkpoint, CheckpointConfig, EntryWriter
 from .errors import BrParquetError, InternalError, Interrupted, NameCollisionError, message_of
 from .events import (
     CheckpointLoaded,
@@ -47,7 +49,7 @@ from .events import (
 from .iceberg_manifest import ManifestLocation, write_manifest
 from .naming import normalize_prefix, parquet_object_name, sst_stem, table_folders
 from .options import ExportOptions
-from .plan import Plan, SstTask, plan_tasks
+from .plan import HashSet, Plan, SstTask, Tasks, plan_tasks
 from .proto import brpb_pb2 as brpb
 from .result import ExportResult, PlannedTask
 from .storage import Storage, shared_storage
@@ -70,8 +72,9 @@ class PreparedExport:
     meta: BackupMeta
     output: Storage
     plan: Plan
-    tasks: list[ExportTask]
-    """The SST tasks still to do, in plan order."""
+    tasks: Sequence[ExportTask]
+    """The SST tasks still to do, in plan order (each made on access: a backup may have
+    millions)."""
     result: ExportResult
     """The result so far: the objects reused from the checkpoint."""
 
@@ -103,9 +106,7 @@ def prepare(
             tasks=len(plan.tasks),
             input_bytes=sum(t.size for t in plan.tasks),
             skipped_files=plan.skipped_files,
-            task_tables={
-                t.name: tuple(targets[i].qualified_name for i in t.tables) for t in plan.tasks
-            },
+            task_tables=_TaskTables(plan.tasks, targets),
         )
     )
     checkpoint = (
@@ -140,10 +141,11 @@ def prepare(
                 redo_objects=len(status.redo_objects),
             )
         )
-        for task in plan.tasks:
-            objects = checkpoint.reusable(task.name)
-            if objects is not None:
-                events.emit(SkippedFromCheckpoint(task.name, task.size, objects))
+        if len(pending) < len(plan.tasks):
+            for task in plan.tasks:
+                objects = checkpoint.reusable(task.name)
+                if objects is not None:
+                    events.emit(SkippedFromCheckpoint(task.name, task.size, objects))
         result.objects.extend(reused)
         log.info(
             "skipping %d SST tasks finished earlier (%d Parquet objects reused); %d to do",
@@ -157,28 +159,15 @@ def prepare(
         len(plan.tasks),
         plan.skipped_files,
     )
-    tasks = [
-        ExportTask(
-            sst=sst,
-            tables=tuple(targets[i] for i in sst.tables),
-            input=input,
-            output=output,
-            options=options,
-            checkpoint=checkpoint.writer if checkpoint is not None else None,
-        )
-        for sst in pending
-    ]
-    result.to_do = [
-        PlannedTask(
-            sst=t.name,
-            input_bytes=t.sst.size,
-            objects=tuple(
-                parquet_object_name(options.output_prefix, table.db, table.name, t.name)
-                for table in t.tables
-            ),
-        )
-        for t in tasks
-    ]
+    tasks = _ExportTasks(
+        pending,
+        targets,
+        input=input,
+        output=output,
+        options=options,
+        checkpoint=checkpoint.writer if checkpoint is not None else None,
+    )
+    result.to_do = _PlannedTasks(tasks)
     result.dry_run = options.dry_run
     return PreparedExport(options, meta, output_storage, plan, tasks, result)
 
@@ -410,21 +399,179 @@ def _add(result: ExportResult, done: TaskResult) -> None:
     result.input_bytes += done.input_bytes
 
 
+class _ExportTasks(Sequence[ExportTask]):
+    """The `ExportTask`s of SST tasks `ssts`, each made on access (a backup may have
+    millions of tasks; they share everything but the SST and its tables)."""
+
+    __slots__ = ("_checkpoint", "_input", "_options", "_output", "_ssts", "_targets")
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        ssts: Sequence[SstTask],
+        targets: Sequence[Table],
+        *,
+        input: brpb.StorageBackend,
+        output: brpb.StorageBackend,
+        options: ExportOptions,
+        checkpoint: EntryWriter | None,
+    ) -> None:
+        self._ssts = ssts
+        self._targets = targets
+        self._input = input
+        self._output = output
+        self._options = options
+        self._checkpoint = checkpoint
+
+    def __len__(self) -> int:
+        return len(self._ssts)
+
+    def _make(self, sst: SstTask) -> ExportTask:
+        targets = self._targets
+        return ExportTask(
+            sst=sst,
+            tables=tuple(targets[i] for i in sst.tables),
+            input=self._input,
+            output=self._output,
+            options=self._options,
+            checkpoint=self._checkpoint,
+        )
+
+    @overload
+    def __getitem__(self, index: int) -> ExportTask: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ExportTask]: ...
+
+    def __getitem__(self, index: int | slice) -> ExportTask | list[ExportTask]:
+        if isinstance(index, slice):
+            return [self._make(sst) for sst in self._ssts[index]]
+        return self._make(self._ssts[index])
+
+    def __iter__(self) -> Iterator[ExportTask]:
+        return map(self._make, self._ssts)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (list, (list(self),))
+
+
+class _PlannedTasks(Sequence[PlannedTask]):
+    """`ExportResult.to_do`: a `PlannedTask` made on access for each export task."""
+
+    __slots__ = ("_tasks",)
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+    def __init__(self, tasks: Sequence[ExportTask]) -> None:
+        self._tasks = tasks
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    @staticmethod
+    def _make(task: ExportTask) -> PlannedTask:
+        prefix, name = task.options.output_prefix, task.name
+        return PlannedTask(
+            sst=name,
+            input_bytes=task.sst.size,
+            objects=tuple(
+                parquet_object_name(prefix, table.db, table.name, name) for table in task.tables
+            ),
+        )
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedTask: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PlannedTask]: ...
+
+    def __getitem__(self, index: int | slice) -> PlannedTask | list[PlannedTask]:
+        if isinstance(index, slice):
+            return [self._make(t) for t in self._tasks[index]]
+        return self._make(self._tasks[index])
+
+    def __iter__(self) -> Iterator[PlannedTask]:
+        return map(self._make, self._tasks)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return repr(list(self)) if len(self) <= 10 else f"[{len(self)} planned tasks]"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (list, (list(self),))
+
+
+class _TaskTables(Mapping[str, tuple[str, ...]]):
+    """`Planned.task_tables`: SST task name → `db.table` names, looked up in the plan
+    (tasks are in name order) instead of held for each task."""
+
+    __slots__ = ("_names", "_tasks")
+
+    def __init__(self, tasks: Sequence[SstTask], targets: Sequence[Table]) -> None:
+        self._tasks = tasks
+        self._names = [t.qualified_name for t in targets]
+
+    def _tables(self, task: SstTask) -> tuple[str, ...]:
+        return tuple(self._names[i] for i in task.tables)
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        tasks = self._tasks
+        if isinstance(tasks, Tasks):
+            at = tasks.position(name)
+            if at is not None:
+                return self._tables(tasks[at])
+        else:
+            for task in tasks:
+                if task.name == name:
+                    return self._tables(task)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return (task.name for task in self._tasks)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def items(self) -> Iterator[tuple[str, tuple[str, ...]]]:  # type: ignore[override]
+        """In one pass (no lookup by name)."""
+        return ((task.name, self._tables(task)) for task in self._tasks)
+
+    def values(self) -> Iterator[tuple[str, ...]]:  # type: ignore[override]
+        return (self._tables(task) for task in self._tasks)
+
+
 def _check_names(targets: Sequence[Table], plan: Plan) -> None:
     """Refuses an export where two tables share a folder, or two SSTs a file name:
-    deterministic names must also be distinct, or one object would overwrite another."""
+    deterministic names must also be distinct, or one object would overwrite another.
+    The file names are told apart by hash (16 bytes a task at most, not the names);
+    only when two hashes meet are the names searched for the pair."""
     try:
         table_folders((t.db, t.name) for t in targets)
     except ValueError as e:
         raise NameCollisionError(str(e)) from None
-    seen: dict[str, str] = {}
-    for task in plan.tasks:
-        other = seen.setdefault(sst_stem(task.name), task.name)
-        if other != task.name:
-            raise NameCollisionError(
-                f"SSTs {other!r} and {task.name!r} would both be written as "
-                f"{sst_stem(task.name)}.parquet; the backupmeta names its files inconsistently"
-            )
+    seen = HashSet(len(plan.tasks))
+    for i, task in enumerate(plan.tasks):
+        name = task.name
+        stem = sst_stem(name)
+        if not seen.add(hash(stem)):
+            continue
+        for j, earlier in enumerate(plan.tasks):
+            if j == i:
+                break
+            other = earlier.name
+            if other != name and sst_stem(other) == stem:
+                raise NameCollisionError(
+                    f"SSTs {other!r} and {name!r} would both be written as "
+                    f"{stem}.parquet; the backupmeta names its files inconsistently"
+                )
 
 
 def _remove_stale_workdirs() -> None:
@@ -471,14 +618,20 @@ def _open_checkpoint(
 
 def _reused(
     checkpoint: Checkpoint, tasks: Sequence[SstTask]
-) -> tuple[list[WrittenObject], list[SstTask]]:
+) -> tuple[list[WrittenObject], Sequence[SstTask]]:
     """(objects finished by earlier runs, tasks still to do)."""
     reused: list[WrittenObject] = []
-    pending: list[SstTask] = []
-    for task in tasks:
+    if not checkpoint.status.reusable_tasks:
+        return reused, tasks
+    pending = array("I")
+    for i, task in enumerate(tasks):
         entries = checkpoint.reusable(task.name)
         if entries is None:
-            pending.append(task)
+            pending.append(i)
         else:
             reused.extend(entries)
-    return reused, pending
+    if len(pending) == len(tasks):
+        return reused, tasks
+    if isinstance(tasks, Tasks):
+        return reused, tasks.subset(pending)
+    return reused, [tasks[i] for i in pending]

@@ -15,9 +15,9 @@ import heapq
 import struct
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, overload
 
 from .datafiles import DataFiles, data_files_of
 from .errors import BackupMetaError
@@ -46,8 +46,8 @@ class _Rows:
 
     def __init__(self, files: DataFiles) -> None:
         self.files = files
-        self.writes = array("q")
-        self.defaults = array("q")
+        self.writes = array("I")
+        self.defaults = array("i")
         self.sizes = array("Q")
         self.tables = array("I")
         self.table_sets: list[tuple[int, ...]] = []
@@ -67,6 +67,12 @@ class _Rows:
         if self.names is not None:
             self.names.append(name or self.files.name(write))
         return len(self.writes) - 1
+
+    def name(self, at: int) -> str:
+        """The name of row `at`: its write-CF file's."""
+        if self.names is not None:
+            return self.names[at]
+        return self.files.name(self.writes[at])
 
 
 class SstTask:
@@ -124,10 +130,7 @@ class SstTask:
     @property
     def name(self) -> str:
         """The write-CF SST's name: the task's name."""
-        names = self._rows.names
-        if names is not None:
-            return names[self._at]
-        return self._rows.files.name(self._rows.writes[self._at])
+        return self._rows.name(self._at)
 
     def _raws(self) -> tuple[bytes, bytes | None]:
         files, default = self._rows.files, self._rows.defaults[self._at]
@@ -157,9 +160,66 @@ def _task_from(write: bytes, default: bytes | None, tables: tuple[int, ...]) -> 
     )
 
 
+class Tasks(Sequence[SstTask]):
+    """Tasks of a plan in name order, as row numbers of its columns: 4 bytes a task
+    (`SstTask` row views are made on access, so a million never exist at once)."""
+
+    __slots__ = ("_order", "_rows")
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+    def __init__(self, rows: _Rows, order: array[int]) -> None:
+        self._rows = rows
+        self._order = order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> SstTask: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Tasks: ...
+
+    def __getitem__(self, index: int | slice) -> SstTask | Tasks:
+        if isinstance(index, slice):
+            return Tasks(self._rows, self._order[index])
+        return SstTask._row(self._rows, self._order[index])
+
+    def __iter__(self) -> Iterator[SstTask]:
+        rows = self._rows
+        for at in self._order:
+            yield SstTask._row(rows, at)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __repr__(self) -> str:
+        return f"Tasks({len(self)} tasks)"
+
+    def subset(self, positions: Iterable[int]) -> Tasks:
+        """The tasks at `positions` (ascending), in this order."""
+        order = self._order
+        return Tasks(self._rows, array("I", (order[i] for i in positions)))
+
+    def position(self, name: str) -> int | None:
+        """Where the (first) task named `name` is, found by bisection on the names."""
+        rows, order = self._rows, self._order
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if rows.name(order[mid]) < name:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo if lo < len(order) and rows.name(order[lo]) == name else None
+
+
 @dataclass(frozen=True)
 class Plan:
-    tasks: list[SstTask]
+    tasks: Sequence[SstTask]
+    """In name order (a `Tasks` when made by `plan_tasks`)."""
     skipped_files: int
     """Data files that cannot hold a selected row (not downloaded)."""
 
@@ -215,8 +275,8 @@ def plan_tasks(files: Sequence[brpb.File], targets: Sequence[Table]) -> Plan:
     ranges = _TableRanges(targets)
     defaults = _check_ranges(data)
     rows = _Rows(data)
-    runs: list[list[SstTask]] = []
-    run: list[tuple[str, SstTask]] = []  # names only for one run of tasks at a time
+    runs: list[array[int]] = []
+    run: list[tuple[str, int]] = []  # names only for one run of tasks at a time
     skipped = 0
     for i, raw in enumerate(data.raws()):
         f = brpb.File.FromString(raw)
@@ -230,7 +290,7 @@ def plan_tasks(files: Sequence[brpb.File], targets: Sequence[Table]) -> Plan:
             skipped += 1 + (default >= 0)
             continue
         size = f.size + (data[default].size if default >= 0 else 0)
-        run.append((name, SstTask._row(rows, rows.add(i, default, size, tables, name))))
+        run.append((name, rows.add(i, default, size, tables, name)))
         if len(run) == _SORT_RUN:
             runs.append(_sorted_run(run))
     if run:
@@ -240,8 +300,9 @@ def plan_tasks(files: Sequence[brpb.File], targets: Sequence[Table]) -> Plan:
         raise BackupMetaError(
             data.name(min(defaults.values())), "default-CF file without a write-CF file"
         )
-    tasks = runs[0] if len(runs) == 1 else list(heapq.merge(*runs, key=_name))
-    return Plan(tasks=tasks, skipped_files=skipped)
+    if len(runs) > 1:
+        runs = [array("I", heapq.merge(*runs, key=rows.name))]
+    return Plan(tasks=Tasks(rows, runs[0] if runs else array("I")), skipped_files=skipped)
 
 
 def _check_ranges(data: DataFiles) -> dict[tuple[str, bytes, bytes], int]:
@@ -250,7 +311,7 @@ def _check_ranges(data: DataFiles) -> dict[tuple[str, bytes, bytes], int]:
     range only (kept in a packed table, not the ranges: there may be 10^6 of them); when
     two hashes meet, the earlier files are searched for the same range."""
     defaults: dict[tuple[str, bytes, bytes], int] = {}
-    seen = _HashSet(len(data))
+    seen = HashSet(len(data))
     for i, raw in enumerate(data.raws()):
         f = brpb.File.FromString(raw)
         name = f.name
@@ -274,7 +335,7 @@ def _check_ranges(data: DataFiles) -> dict[tuple[str, bytes, bytes], int]:
     return defaults
 
 
-class _HashSet:
+class HashSet:
     """A set of 64-bit hashes in one array (open addressing): 16 bytes a member at
     most, where a Python set of ints takes about 70."""
 
@@ -303,16 +364,12 @@ _SORT_RUN = 65_536
 more, so that a million names never exist at once."""
 
 
-def _sorted_run(run: list[tuple[str, SstTask]]) -> list[SstTask]:
-    """The tasks of `run`, sorted by their names; empties `run`."""
+def _sorted_run(run: list[tuple[str, int]]) -> array[int]:
+    """The rows of `run`, sorted by their names; empties `run`."""
     run.sort(key=lambda pair: pair[0])
-    tasks = [task for _, task in run]
+    rows = array("I", (at for _, at in run))
     run.clear()
-    return tasks
-
-
-def _name(task: SstTask) -> str:
-    return task.name
+    return rows
 
 
 def _cf(cf: str, name: str) -> str:

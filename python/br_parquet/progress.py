@@ -16,7 +16,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO
 
 from rich.console import Console, Group, RenderableType
@@ -91,7 +91,7 @@ class ProgressBar:
         self._finished: float | None = None
         self._task_bytes: dict[str, int] = {}
         self._table_pending: dict[str, set[str]] = {}
-        self._task_tables: dict[str, tuple[str, ...]] = {}
+        self._task_tables: Mapping[str, tuple[str, ...]] = {}
         self._busy_tables = 0
         self._done: set[str] = set()
         self._running: set[str] = set()
@@ -248,7 +248,7 @@ class ProgressBar:
         # Selected tables with no SST (empty when backed up) have nothing left to do.
         self.tables_total = max(event.tables, len(pending))
         self._table_pending = pending
-        self._task_tables = dict(event.task_tables)
+        self._task_tables = event.task_tables  # immutable; looked up in the plan
         self._busy_tables = sum(1 for ssts in pending.values() if ssts)
         self._untracked_tables = event.tasks > 0 and not event.task_tables
         self._count_tables()

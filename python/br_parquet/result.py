@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .naming import sanitize
@@ -56,7 +57,7 @@ class ExportResult:
     """The checkpoint directory used, None with `use_checkpoint=False`."""
     manifest: str | None = None
     """The Iceberg JSON manifest written, if one was asked for."""
-    to_do: list[PlannedTask] = field(default_factory=list)
+    to_do: Sequence[PlannedTask] = field(default_factory=list)
     """The SST tasks left after the checkpoint, which this run did (or would do)."""
     dry_run: bool = False
     """Nothing was written: `to_do` is what a run would do."""

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from br_parquet import checkpoint as checkpoint_module
 from br_parquet.backupmeta import BackupMeta
 from br_parquet.checkpoint import (
     FORMAT_VERSION,
+    LIST_PAGE,
     BackupIdentity,
     Checkpoint,
     CheckpointConfig,
@@ -26,7 +28,7 @@ from br_parquet.checkpoint import (
     Verify,
 )
 from br_parquet.errors import CheckpointError, CheckpointMismatchError, FilterError
-from br_parquet.storage import Storage
+from br_parquet.storage import ObjectInfo, Storage
 from br_parquet.table_filter import TableFilter
 from br_parquet.tables import DEFAULT_FILTER
 from br_parquet.written import WrittenObject
@@ -842,3 +844,33 @@ def test_checkpoint_on_s3(s3_url: str) -> None:
 
     with pytest.raises(CheckpointMismatchError, match='--compression was "snappy", now "gzip"'):
         open_checkpoint(storage, config(compression="gzip"))
+
+
+@pytest.mark.parametrize("page", [1, LIST_PAGE])
+def test_table_folders_or_the_whole_prefix_are_listed_alike(
+    storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
+    """With no more folders than pages of one listing, each table folder is listed (in
+    parallel), else the whole prefix: either way each object is checked as it is."""
+    three_tasks(storage)
+    (tmp_path / "out" / A2).unlink()
+    path = tmp_path / "out" / B1
+    path.write_bytes(bytes(b ^ 1 for b in path.read_bytes()))
+    monkeypatch.setattr(checkpoint_module, "LIST_PAGE", page)
+    listed: list[str] = []
+    listing = storage.list
+
+    def recorded(prefix: str = "") -> list[ObjectInfo]:
+        listed.append(prefix)
+        return listing(prefix)
+
+    monkeypatch.setattr(storage, "list", recorded)
+    again = open_checkpoint(storage)
+    folders = ["parquet/shop/items/", "parquet/shop/orders/"]
+    assert sorted(p for p in listed if not p.startswith("parquet/_")) == (
+        folders if page == 1 else ["parquet/"]
+    )
+    assert again.reusable(TASK_A) is None and again.reusable(TASK_B) is None
+    assert again.reusable(TASK_EMPTY) == ()
+    assert (again.status.listed_objects, again.status.read_objects) == (1, 1)
+    assert [p.split(":")[0] for p in sorted(again.status.redo_objects)] == [A2, B1]

@@ -4,7 +4,10 @@ hidden from Spark/Hive/Trino/pyarrow (no folder or file starting with `_` or `.`
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -16,10 +19,12 @@ from br_parquet.cli import main as cli_main
 from br_parquet.naming import (
     MAX_NAME_BYTES,
     MAX_STEM_BYTES,
+    _unsafe_reason,
     parquet_object_name,
     sanitize,
     sst_stem,
     table_folders,
+    unsafe_name_reason,
 )
 from br_parquet.testing import BackupSpec, DatabaseSpec, table, write_backup
 
@@ -222,3 +227,48 @@ def test_ssts_with_the_same_file_name_are_refused() -> None:
     with pytest.raises(NameCollisionError, match=r"both be written as 1_2_x_write\.parquet"):
         _check_names([], Plan(tasks, 0))
     _check_names([], Plan(tasks[:1], 0))
+
+
+def _same_verdict(names: Iterable[str]) -> None:
+    differ = [name for name in names if unsafe_name_reason(name) != _unsafe_reason(name)]
+    assert differ == []
+
+
+def test_input_name_fast_path_refuses_every_character_the_full_check_refuses() -> None:
+    # Every code point, surrogates included, inside a name: the quick test for common
+    # names clears exactly the characters the full check clears (at the ends of a name
+    # or segment only `.` and `/` differ, covered below).
+    _same_verdict(f"1/a{c}b.sst" for c in map(chr, range(sys.maxunicode + 1)))
+    assert [c for c in map(chr, range(128)) if unsafe_name_reason(f"a{c}b")] == [
+        *map(chr, range(32)),
+        "\\",
+        "\x7f",
+    ]
+
+
+def test_input_name_fast_path_agrees_on_every_short_path() -> None:
+    # Every name of up to 5 characters over the characters that make paths special.
+    alphabet = "./a\\\x00\x1f\x7f ~"
+    _same_verdict(
+        "".join(chars) for n in range(6) for chars in itertools.product(alphabet, repeat=n)
+    )
+
+
+@pytest.mark.parametrize("size", [254, 255, 256, 1024, 1025])
+def test_input_name_fast_path_agrees_on_long_names(size: int) -> None:
+    _same_verdict(
+        [
+            "a" * size,
+            ("a/" * size)[:size],
+            "1/" + "a" * (size - 2),
+            "a" * (size - 2) + "/1",
+            "é" * (size // 2),
+        ]
+    )
+    assert unsafe_name_reason("1/" + "a" * 255) is None
+    assert unsafe_name_reason("1/" + "a" * 256) is not None
+
+
+@given(st.text(st.characters(codec="ascii"), max_size=300))
+def test_input_name_fast_path_agrees_on_ascii_names(name: str) -> None:
+    _same_verdict([name, f"1/{name}", f"{name}/x.sst"])
