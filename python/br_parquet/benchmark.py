@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ._native import SstReader, SstScan, TableDecoder
 from .backupmeta import BackupMeta, load_backupmeta
@@ -489,15 +488,7 @@ def _write(
     for idx, table_batches in by_table.items():
         path = folder / f"{idx}.parquet"
         schema = decoders[idx].arrow_schema()
-        with pq.ParquetWriter(
-            str(path),
-            schema,
-            compression=CODECS[options.compression],
-            use_dictionary=True,
-            write_statistics=True,
-            write_page_index=True,
-            write_batch_size=options.write_batch_size,
-        ) as writer:
+        with options.open_writer(str(path), schema) as writer:
             table = pa.Table.from_batches(table_batches, schema=schema)
             writer.write_table(table, row_group_size=options.row_group_size)
         paths.append(path)

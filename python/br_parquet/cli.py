@@ -344,12 +344,8 @@ def _render(summary: RunSummary) -> None:
 _INSPECT_PROG = "br-parquet inspect"
 
 
-def build_inspect_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=_INSPECT_PROG,
-        description="Show what a TiDB BR backup holds (versions, meta files, encryption, and "
-        "per table its IDs, SSTs, checksums and column types), from its metadata only.",
-    )
+def _add_backup_source(p: argparse.ArgumentParser) -> None:
+    """`--input` or `--input-storage-base64`, one of them required."""
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", metavar="URL", help="the BR backup as a storage URL or local path")
     src.add_argument(
@@ -357,6 +353,15 @@ def build_inspect_parser() -> argparse.ArgumentParser:
         metavar="B64",
         help="base64 of the serialized StorageBackend of the BR backup",
     )
+
+
+def build_inspect_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=_INSPECT_PROG,
+        description="Show what a TiDB BR backup holds (versions, meta files, encryption, and "
+        "per table its IDs, SSTs, checksums and column types), from its metadata only.",
+    )
+    _add_backup_source(p)
     p.add_argument(
         "--filter",
         dest="filters",
@@ -439,13 +444,7 @@ def build_bench_parser() -> argparse.ArgumentParser:
         "1, 2 and the CPU count of workers with their peak RSS; print the figures, the "
         "ratios between them, and whether the machine is I/O-bound or CPU-bound.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", metavar="URL", help="the BR backup as a storage URL or local path")
-    src.add_argument(
-        "--input-storage-base64",
-        metavar="B64",
-        help="base64 of the serialized StorageBackend of the BR backup",
-    )
+    _add_backup_source(p)
     p.add_argument(
         "--table",
         dest="tables",

@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExec
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, overload
+from typing import ClassVar, Generic, TypeVar, overload
 
 from . import interrupt
 from .backupmeta import BackupMeta, load_backupmeta
@@ -58,6 +58,9 @@ from .tables import DEFAULT_FILTER, Table, select_tables
 from .task import ExportTask, TaskResult, run_task
 from .verify import verify_tables
 from .written import WrittenObject
+
+_S = TypeVar("_S")
+_T = TypeVar("_T")
 
 log = logging.getLogger("br_parquet.job")
 
@@ -399,12 +402,50 @@ def _add(result: ExportResult, done: TaskResult) -> None:
     result.input_bytes += done.input_bytes
 
 
-class _ExportTasks(Sequence[ExportTask]):
-    """The `ExportTask`s of SST tasks `ssts`, each made on access (a backup may have
-    millions of tasks; they share everything but the SST and its tables)."""
+class _Mapped(Sequence[_T], Generic[_S, _T]):
+    """A read-only sequence of `_make(item)` for each item of `source`, each made on
+    access (a backup may have millions of tasks)."""
 
-    __slots__ = ("_checkpoint", "_input", "_options", "_output", "_ssts", "_targets")
+    __slots__ = ("_source",)
     __hash__: ClassVar[None]  # type: ignore[assignment]
+
+    def __init__(self, source: Sequence[_S]) -> None:
+        self._source = source
+
+    def _make(self, item: _S) -> _T:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[_T]: ...
+
+    def __getitem__(self, index: int | slice) -> _T | list[_T]:
+        if isinstance(index, slice):
+            return [self._make(item) for item in self._source[index]]
+        return self._make(self._source[index])
+
+    def __iter__(self) -> Iterator[_T]:
+        return map(self._make, self._source)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (list, (list(self),))
+
+
+class _ExportTasks(_Mapped[SstTask, ExportTask]):
+    """The `ExportTask`s of SST tasks `ssts` (they share everything but the SST and its
+    tables)."""
+
+    __slots__ = ("_checkpoint", "_input", "_options", "_output", "_targets")
 
     def __init__(
         self,
@@ -416,97 +457,42 @@ class _ExportTasks(Sequence[ExportTask]):
         options: ExportOptions,
         checkpoint: EntryWriter | None,
     ) -> None:
-        self._ssts = ssts
+        super().__init__(ssts)
         self._targets = targets
         self._input = input
         self._output = output
         self._options = options
         self._checkpoint = checkpoint
 
-    def __len__(self) -> int:
-        return len(self._ssts)
-
-    def _make(self, sst: SstTask) -> ExportTask:
+    def _make(self, item: SstTask) -> ExportTask:
         targets = self._targets
         return ExportTask(
-            sst=sst,
-            tables=tuple(targets[i] for i in sst.tables),
+            sst=item,
+            tables=tuple(targets[i] for i in item.tables),
             input=self._input,
             output=self._output,
             options=self._options,
             checkpoint=self._checkpoint,
         )
 
-    @overload
-    def __getitem__(self, index: int) -> ExportTask: ...
 
-    @overload
-    def __getitem__(self, index: slice) -> list[ExportTask]: ...
+class _PlannedTasks(_Mapped[ExportTask, PlannedTask]):
+    """`ExportResult.to_do`: a `PlannedTask` for each export task."""
 
-    def __getitem__(self, index: int | slice) -> ExportTask | list[ExportTask]:
-        if isinstance(index, slice):
-            return [self._make(sst) for sst in self._ssts[index]]
-        return self._make(self._ssts[index])
+    __slots__ = ()
 
-    def __iter__(self) -> Iterator[ExportTask]:
-        return map(self._make, self._ssts)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence):
-            return NotImplemented
-        return list(self) == list(other)
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (list, (list(self),))
-
-
-class _PlannedTasks(Sequence[PlannedTask]):
-    """`ExportResult.to_do`: a `PlannedTask` made on access for each export task."""
-
-    __slots__ = ("_tasks",)
-    __hash__: ClassVar[None]  # type: ignore[assignment]
-
-    def __init__(self, tasks: Sequence[ExportTask]) -> None:
-        self._tasks = tasks
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    @staticmethod
-    def _make(task: ExportTask) -> PlannedTask:
-        prefix, name = task.options.output_prefix, task.name
+    def _make(self, item: ExportTask) -> PlannedTask:
+        prefix, name = item.options.output_prefix, item.name
         return PlannedTask(
             sst=name,
-            input_bytes=task.sst.size,
+            input_bytes=item.sst.size,
             objects=tuple(
-                parquet_object_name(prefix, table.db, table.name, name) for table in task.tables
+                parquet_object_name(prefix, table.db, table.name, name) for table in item.tables
             ),
         )
 
-    @overload
-    def __getitem__(self, index: int) -> PlannedTask: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[PlannedTask]: ...
-
-    def __getitem__(self, index: int | slice) -> PlannedTask | list[PlannedTask]:
-        if isinstance(index, slice):
-            return [self._make(t) for t in self._tasks[index]]
-        return self._make(self._tasks[index])
-
-    def __iter__(self) -> Iterator[PlannedTask]:
-        return map(self._make, self._tasks)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence):
-            return NotImplemented
-        return list(self) == list(other)
-
     def __repr__(self) -> str:
         return repr(list(self)) if len(self) <= 10 else f"[{len(self)} planned tasks]"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (list, (list(self),))
 
 
 class _TaskTables(Mapping[str, tuple[str, ...]]):

@@ -56,6 +56,18 @@ class ParquetOptions:
     def write_batch_size(self) -> int:
         return min(max(self.row_group_size, _MIN_WRITE_BATCH), _MAX_WRITE_BATCH)
 
+    def open_writer(self, sink: str | pa.NativeFile, schema: pa.Schema) -> pq.ParquetWriter:
+        """A pyarrow writer of `schema` into `sink` with these settings."""
+        return pq.ParquetWriter(
+            sink,
+            schema,
+            compression=CODECS[self.compression],
+            use_dictionary=True,
+            write_statistics=True,
+            write_page_index=True,
+            write_batch_size=self.write_batch_size,
+        )
+
 
 class ParquetFileWriter:
     """Writes record batches of one schema to a local Parquet file, hashing it on the way."""
@@ -69,15 +81,7 @@ class ParquetFileWriter:
         self._file = _HashingFile(path)
         try:
             self._stream = pa.output_stream(self._file, buffer_size=_SINK_BUFFER)
-            self._writer = pq.ParquetWriter(
-                self._stream,
-                schema,
-                compression=CODECS[options.compression],
-                use_dictionary=True,
-                write_statistics=True,
-                write_page_index=True,
-                write_batch_size=options.write_batch_size,
-            )
+            self._writer = options.open_writer(self._stream, schema)
         except BaseException:
             self._file.close()
             path.unlink(missing_ok=True)
