@@ -33,7 +33,7 @@ from .plan import overlaps_handles, plan_tasks
 from .proto import brpb_pb2 as brpb
 from .result import ExportResult
 from .scan import ScanRequest, scan_reader
-from .secrets import Redactor, backend_secrets, cipher_secrets
+from .secrets import Redactor, backend_secrets, catalog_secrets, cipher_secrets
 from .storage import Storage
 from .storage_url import describe_backend, parse_location
 from .summary import RunSummary
@@ -329,9 +329,13 @@ def _observed(
 def run_redactor(
     source: brpb.StorageBackend, target: brpb.StorageBackend, options: ExportOptions
 ) -> Redactor:
-    """Masks every secret of a run: the storages' credentials and the crypter key."""
+    """Masks every secret of a run: the storages' credentials, the crypter key and the
+    Iceberg catalog's password and secret properties."""
     return Redactor(
-        backend_secrets(source) | backend_secrets(target) | cipher_secrets(options.crypter)
+        backend_secrets(source)
+        | backend_secrets(target)
+        | cipher_secrets(options.crypter)
+        | catalog_secrets(options.catalog, options.catalog_properties)
     )
 
 

@@ -14,6 +14,8 @@ folders starting with `_` when they read the Parquet objects beside it):
 - `entries/_empty_tasks/{sst_stem}.json`: one entry per SST task that produced no object
   (all its records deletes, or rows of tables outside the selection), so that a resumed
   run does not download and decode it again.
+- `commits/{key}.json`: one record per Iceberg table committed (`--iceberg-catalog`): the
+  catalog, the table, the digest of the files committed and the snapshot made.
 - `index/{seq}.json`: many entries in one document. The exporting process (`Compactor`)
   folds the entries of finished tasks into a new index every `INDEX_FLUSH_ENTRIES`
   entries and at the end of the run, and only then deletes the entries it covers; it
@@ -75,6 +77,7 @@ META_NAME = "meta.json"
 ENTRIES_DIR = "entries"
 INDEX_DIR = "index"
 EMPTY_TASKS_DIR = "_empty_tasks"
+COMMITS_DIR = "commits"
 OBJECT_SUFFIX = ".parquet"
 ENTRY_SUFFIX = ".json"
 
@@ -118,6 +121,7 @@ _SETTING_LABELS: dict[str, str] = {
     "row_group_size": "--row-group-size",
     "compression": "--compression",
     "type_mapping": "--type-mapping",
+    "file_schemas": "the Iceberg field IDs of the files (--iceberg-catalog and its tables)",
 }
 
 _T = TypeVar("_T")
@@ -140,6 +144,9 @@ class CheckpointConfig:
     row_group_size: int
     compression: str
     type_mapping: str
+    file_schemas: str | None = None
+    """Digest of the Iceberg field IDs written into the files (`--iceberg-catalog`), None
+    without a catalog: files of one table must all carry the same IDs."""
 
     @classmethod
     def for_export(
@@ -151,6 +158,7 @@ class CheckpointConfig:
         row_group_size: int,
         compression: str,
         type_mapping: str,
+        file_schemas: str | None = None,
     ) -> CheckpointConfig:
         """The config of an export of `meta` that selects tables with filter `rules` (after
         `@file` expansion, as the filter applied them: editing a filter file counts as a
@@ -164,11 +172,13 @@ class CheckpointConfig:
             row_group_size=row_group_size,
             compression=compression,
             type_mapping=type_mapping,
+            file_schemas=file_schemas,
         )
 
     def settings(self) -> dict[str, Any]:
-        """The settings as JSON values, keyed by field name."""
-        return {
+        """The settings as JSON values, keyed by field name (`file_schemas` only when
+        set, so that checkpoints written without a catalog keep their hash)."""
+        settings: dict[str, Any] = {
             "backupmeta_sha256": self.backupmeta_sha256,
             "start_version": self.start_version,
             "end_version": self.end_version,
@@ -178,6 +188,9 @@ class CheckpointConfig:
             "compression": self.compression,
             "type_mapping": self.type_mapping,
         }
+        if self.file_schemas is not None:
+            settings["file_schemas"] = self.file_schemas
+        return settings
 
     @property
     def hash(self) -> str:
@@ -193,7 +206,10 @@ class CheckpointConfig:
             if before == now:
                 continue
             label = _SETTING_LABELS.get(key, key)
-            if key not in recorded:
+            if key == "file_schemas":
+                none = "none (no catalog)"
+                changes.append(f"{label} were {before or none}, now {now or none}")
+            elif key not in recorded:
                 changes.append(f"{label} is not recorded in the checkpoint, now {_show(now)}")
             elif key not in current:
                 changes.append(f"{label} was {_show(before)}, a setting this version lacks")
@@ -1049,6 +1065,27 @@ class Checkpoint:
     def record_empty_task(self, source_sst: str, source_default_sst: str | None) -> None:
         """Mark an SST task that produced no Parquet object finished."""
         self.writer.record_empty_task(self.storage, source_sst, source_default_sst)
+
+    # --- Iceberg commits ----------------------------------------------------------------
+
+    def _commit_name(self, key: str) -> str:
+        return f"{self.directory}/{COMMITS_DIR}/{key}.json"
+
+    def commit_record(self, key: str) -> dict[str, Any] | None:
+        """The Iceberg commit recorded under `key` (see `iceberg_commit`), or None when
+        there is none or it cannot be trusted (then the catalog decides)."""
+        name = self._commit_name(key)
+        try:
+            return _unseal(self.storage.get_bytes(name))
+        except ObjectNotFoundError:
+            return None
+        except _InvalidDocument as e:
+            log.warning("ignoring checkpoint document %s: it %s", name, e)
+            return None
+
+    def record_commit(self, key: str, record: Mapping[str, Any]) -> None:
+        """Record an Iceberg commit made (one atomic write)."""
+        self.storage.put_bytes(self._commit_name(key), _seal(dict(record), indent=2))
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -38,7 +39,7 @@ from .proto import brpb_pb2 as brpb
 from .result import ExportResult
 from .runlog import LOG_FORMATS, LOG_LEVELS, StageLog
 from .storage_url import decode_storage_base64, describe_backend, parse_storage_url
-from .summary import RunSummary
+from .summary import RunSummary, iceberg_line
 from .table_filter import TableFilter
 from .tables import DEFAULT_FILTER
 
@@ -172,11 +173,12 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             ),
         )
     except ValueError as e:
-        message = str(e)
-        # Longest first, so that no field name is replaced inside another.
-        for name, flag, _ in sorted(flag_fields(), key=lambda f: -len(f[0])):
-            message = message.replace(name, flag.name or "--" + name.replace("_", "-"))
-        parser.error(message)
+        flags = {
+            name: flag.name or "--" + name.replace("_", "-") for name, flag, _ in flag_fields()
+        }
+        # One pass over whole words: a flag put in is never rewritten by a later name.
+        names = "|".join(sorted(map(re.escape, flags), key=len, reverse=True))
+        parser.error(re.sub(rf"\b({names})\b", lambda m: flags[m.group(1)], str(e)))
 
 
 def print_summary(result: ExportResult) -> None:
@@ -207,6 +209,8 @@ def print_summary(result: ExportResult) -> None:
         print(f"  name {original!r} → {normalised}")
     if result.manifest:
         print(f"  iceberg manifest: {result.manifest}")
+    for commit in result.commits:
+        print(f"  {iceberg_line(commit.to_json())}")
 
 
 def print_plan(result: ExportResult) -> None:
@@ -227,6 +231,8 @@ def print_plan(result: ExportResult) -> None:
             print(f"    write {path}")
     if not objects and result.tasks:
         print("  nothing to do: every SST task is finished")
+    for commit in result.commits:
+        print(f"  commit Iceberg table {commit.identifier}")
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "br-parquet-export") -> int:

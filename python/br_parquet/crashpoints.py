@@ -16,7 +16,8 @@ power for everything but the storage) at the n-th (1-based) `<event>` of the run
 
 Events: `before-upload`, `after-upload`, `before-entry`, `after-entry`, and, where the
 checkpoint compacts entries, `before-index` and `after-index` around each index object
-write (after it come the deletions of what the index replaces). Without the variable
+write (after it come the deletions of what the index replaces), and `before-commit` and
+`after-commit` around each Iceberg table commit. Without the variable
 (always, outside tests) `crash_point` returns at once.
 
 A second hook slows a run down, so that a test can watch it (scrape its metrics, read its
@@ -54,6 +55,8 @@ EVENTS = (
     "after-entry",
     "before-index",
     "after-index",
+    "before-commit",
+    "after-commit",
 )
 
 

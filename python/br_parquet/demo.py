@@ -2,15 +2,18 @@
 
 The backup holds the original design's smoke tables: `parquet_smoke.group_a`
 and `parquet_smoke.group_b` (`id INT PRIMARY KEY, v INT`) in one region SST,
-and `parquet_smoke.all_types` (28 columns), exported in both type mappings.
+and `parquet_smoke.all_types` (28 columns), exported in both type mappings; the typed
+export is also committed as Iceberg tables to a SQLite catalog, which DuckDB then queries.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
@@ -19,6 +22,9 @@ from .cli import inspect_main
 from .cli import main as cli_main
 from .testing import write_backup
 from .testing.smoke import smoke_backup
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def show(output: Path, folder: str) -> None:
@@ -54,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             "--type-mapping",
             mapping,
         ]
+        if mapping == "typed":
+            command += ["--iceberg-catalog", f"sqlite:///{workdir}/catalog.db"]
         print(f"\n$ br-parquet-export {' '.join(command)}")
         status = cli_main(command)
         if status != 0:
@@ -67,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if status != 0:
         return status
     query(backup)
+    query_iceberg(workdir)
     return 0
 
 
@@ -82,6 +91,39 @@ def query(backup: Path) -> None:
     print('...     "parquet_smoke.all_types", columns=["id", "c_varchar", "f_decimal"])')
     print(f'>>> duckdb.sql("{sql}")')
     print(duckdb.sql(sql))
+
+
+def query_iceberg(workdir: Path) -> None:
+    """DuckDB reads a committed Iceberg table through its metadata file."""
+    from pyiceberg.catalog import load_catalog
+
+    catalog = load_catalog("br_parquet", type="sql", uri=f"sqlite:///{workdir}/catalog.db")
+    table = catalog.load_table("default.parquet_smoke__all_types")
+    sql = (
+        "select id, c_varchar, f_decimal, t_timestamp, e_enum "
+        f"from iceberg_scan('{table.metadata_location}') order by id"
+    )
+    print(f'\n>>> duckdb.sql("{sql}")')
+    print(_duckdb_with_iceberg().sql(sql))
+
+
+def _duckdb_with_iceberg() -> duckdb.DuckDBPyConnection:
+    """DuckDB with its iceberg extension: loaded from the `duckdb-extension-avro` and
+    `-iceberg` packages when installed (no download), else installed the usual way."""
+    import duckdb
+
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    for name in ("avro", "iceberg"):  # iceberg needs avro loaded first
+        try:
+            package = importlib.import_module(f"duckdb_extension_{name}")
+        except ImportError:
+            con.execute(f"INSTALL {name}")
+            con.execute(f"LOAD {name}")
+            continue
+        assert package.__file__ is not None
+        path = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+        con.execute(f"LOAD '{path / (name + '.duckdb_extension')}'")
+    return con
 
 
 if __name__ == "__main__":

@@ -432,6 +432,37 @@ class CheckpointMismatchError(CheckpointError):
         super().__init__(path, reason, directory=directory)
 
 
+# --- Iceberg catalogs ----------------------------------------------------------------------
+
+
+class IcebergError(BrParquetError):
+    """The Iceberg catalog (or the storage behind a table) failed or refused a request,
+    after pyiceberg's own retries. `catalog` is the catalog URI without credentials,
+    `table` the table identifier when one is concerned."""
+
+    exit_code = EXIT_STORAGE
+
+    def __init__(self, catalog: str, message: str, *, table: str | None = None) -> None:
+        self.catalog = catalog
+        self.table = table
+        subject = f"Iceberg table {table} in {catalog}" if table else f"Iceberg catalog {catalog}"
+        super().__init__(f"{subject}: {message}")
+
+
+class IcebergConfigError(IcebergError):
+    """`--iceberg-catalog` and its properties do not name a usable catalog, or the
+    `iceberg` extra is not installed."""
+
+    exit_code = EXIT_USAGE
+
+
+class IcebergTableConflictError(IcebergError):
+    """The table cannot take this export: an incompatible schema change, or it already
+    holds a newer backup. Nothing was committed."""
+
+    exit_code = EXIT_USAGE
+
+
 # --- the Python API ------------------------------------------------------------------------
 
 

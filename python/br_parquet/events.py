@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from .iceberg_tables import IcebergCommit
 from .result import ExportResult
 from .written import WrittenObject
 
@@ -113,6 +114,13 @@ class ManifestWritten:
 
 
 @dataclass(frozen=True)
+class TableCommitted:
+    """An Iceberg table committed (or found committed by an earlier run)."""
+
+    commit: IcebergCommit
+
+
+@dataclass(frozen=True)
 class RunFinished:
     """The last event of every run: `result` on success, `error` on failure."""
 
@@ -133,6 +141,7 @@ Event = (
     | TaskCompleted
     | TaskFailed
     | ManifestWritten
+    | TableCommitted
     | RunFinished
 )
 Listener = Callable[[Event], None]

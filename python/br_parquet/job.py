@@ -23,12 +23,21 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExec
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, overload
+
+import pyarrow as pa
 
 from . import interrupt
 from .backupmeta import BackupMeta, load_backupmeta
 from .checkpoint import BackupIdentity, Checkpoint, CheckpointConfig, EntryWriter
-from .errors import BrParquetError, InternalError, Interrupted, NameCollisionError, message_of
+from .errors import (
+    BrParquetError,
+    IcebergConfigError,
+    InternalError,
+    Interrupted,
+    NameCollisionError,
+    message_of,
+)
 from .events import (
     CheckpointLoaded,
     DecodeFinished,
@@ -42,6 +51,7 @@ from .events import (
     Planned,
     RunFinished,
     SkippedFromCheckpoint,
+    TableCommitted,
     TaskCompleted,
     TaskFailed,
     UploadFinished,
@@ -58,6 +68,9 @@ from .tables import DEFAULT_FILTER, Table, select_tables
 from .task import ExportTask, TaskResult, run_task
 from .verify import verify_tables
 from .written import WrittenObject
+
+if TYPE_CHECKING:
+    from .iceberg_commit import IcebergPlan
 
 _S = TypeVar("_S")
 _T = TypeVar("_T")
@@ -80,6 +93,9 @@ class PreparedExport:
     millions)."""
     result: ExportResult
     """The result so far: the objects reused from the checkpoint."""
+    checkpoint: Checkpoint | None = None
+    iceberg: IcebergPlan | None = None
+    """The catalog and the Iceberg table of each selected table (`catalog` set)."""
 
 
 def prepare(
@@ -103,6 +119,9 @@ def prepare(
     plan = plan_tasks(meta.data_files, targets)
     _check_names(targets, plan)
     result = ExportResult(tables=targets, tasks=len(plan.tasks), skipped_files=plan.skipped_files)
+    # Before the checkpoint and any task: the files carry the tables' field IDs, and a
+    # catalog that is unreachable or a table that cannot take the backup fails now.
+    iceberg = _plan_iceberg(options, targets, output, meta) if options.catalog else None
     events.emit(
         Planned(
             tables=len(targets),
@@ -113,7 +132,14 @@ def prepare(
         )
     )
     checkpoint = (
-        _open_checkpoint(options, rules, meta, input_storage, output_storage)
+        _open_checkpoint(
+            options,
+            rules,
+            meta,
+            input_storage,
+            output_storage,
+            iceberg.digest() if iceberg is not None else None,
+        )
         if options.use_checkpoint
         else None
     )
@@ -169,10 +195,28 @@ def prepare(
         output=output,
         options=options,
         checkpoint=checkpoint.writer if checkpoint is not None else None,
+        schemas=iceberg.file_schemas() if iceberg is not None else None,
     )
     result.to_do = _PlannedTasks(tasks)
     result.dry_run = options.dry_run
-    return PreparedExport(options, meta, output_storage, plan, tasks, result)
+    return PreparedExport(options, meta, output_storage, plan, tasks, result, checkpoint, iceberg)
+
+
+def _plan_iceberg(
+    options: ExportOptions,
+    targets: Sequence[Table],
+    output: brpb.StorageBackend,
+    meta: BackupMeta,
+) -> IcebergPlan:
+    try:
+        from .iceberg_commit import plan_iceberg
+    except ImportError as e:
+        raise IcebergConfigError(
+            options.catalog or "",
+            f"committing to a catalog needs pyiceberg ({e}); "
+            "install it with: pip install 'br-parquet[iceberg]'",
+        ) from None
+    return plan_iceberg(options, targets, output, meta)
 
 
 def export(
@@ -251,6 +295,10 @@ def _export_steps(
     progress.total = len(prepared.plan.tasks)
     progress.reused = len(prepared.plan.tasks) - len(prepared.tasks)
     if options.dry_run:
+        if prepared.iceberg is not None:
+            from .iceberg_commit import dry_run_commits
+
+            result.commits = list(dry_run_commits(prepared.iceberg))
         return result
     _run_tasks(prepared, input, options, executor, events, progress)
     result.objects.sort(key=lambda o: o.path)
@@ -267,6 +315,18 @@ def _export_steps(
             prepared.output, location, prepared.meta, prepared.plan.tasks, result.objects, prefix
         )
         events.emit(ManifestWritten(result.manifest, len(result.objects)))
+    if prepared.iceberg is not None:
+        # After every file is uploaded and verified: one commit per table.
+        from .iceberg_commit import commit_tables
+
+        result.commits = commit_tables(
+            prepared.iceberg,
+            result.tables,
+            result.objects,
+            prepared.meta,
+            prepared.checkpoint,
+            on_commit=lambda c: events.emit(TableCommitted(c)),
+        )
     return result
 
 
@@ -445,7 +505,7 @@ class _ExportTasks(_Mapped[SstTask, ExportTask]):
     """The `ExportTask`s of SST tasks `ssts` (they share everything but the SST and its
     tables)."""
 
-    __slots__ = ("_checkpoint", "_input", "_options", "_output", "_targets")
+    __slots__ = ("_checkpoint", "_input", "_options", "_output", "_schemas", "_targets")
 
     def __init__(
         self,
@@ -456,16 +516,18 @@ class _ExportTasks(_Mapped[SstTask, ExportTask]):
         output: brpb.StorageBackend,
         options: ExportOptions,
         checkpoint: EntryWriter | None,
+        schemas: Sequence[pa.Schema] | None = None,
     ) -> None:
         super().__init__(ssts)
         self._targets = targets
+        self._schemas = schemas
         self._input = input
         self._output = output
         self._options = options
         self._checkpoint = checkpoint
 
     def _make(self, item: SstTask) -> ExportTask:
-        targets = self._targets
+        targets, schemas = self._targets, self._schemas
         return ExportTask(
             sst=item,
             tables=tuple(targets[i] for i in item.tables),
@@ -473,6 +535,7 @@ class _ExportTasks(_Mapped[SstTask, ExportTask]):
             output=self._output,
             options=self._options,
             checkpoint=self._checkpoint,
+            file_schemas=tuple(schemas[i] for i in item.tables) if schemas is not None else None,
         )
 
 
@@ -582,6 +645,7 @@ def _open_checkpoint(
     meta: BackupMeta,
     input_storage: Storage,
     output_storage: Storage,
+    file_schemas: str | None,
 ) -> Checkpoint:
     config = CheckpointConfig.for_export(
         meta,
@@ -590,6 +654,7 @@ def _open_checkpoint(
         row_group_size=options.row_group_size,
         compression=options.compression,
         type_mapping=options.type_mapping,
+        file_schemas=file_schemas,
     )
     return Checkpoint.open(
         output_storage,

@@ -12,7 +12,7 @@ import functools
 import inspect
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -31,6 +31,10 @@ TYPE_MAPPINGS: tuple[TypeMapping, ...] = ("compat", "typed")
 """`compat`: the original design's string-heavy mapping; `typed`: native Arrow types."""
 
 DEFAULT_TYPE_MAPPING: TypeMapping = "compat"
+DEFAULT_NAMESPACE = "default"
+"""The Iceberg namespace of committed tables when `--iceberg-namespace` is not given."""
+DEFAULT_WAREHOUSE = "iceberg"
+"""The warehouse folder in the output storage when `--iceberg-warehouse` is not given."""
 DEFAULT_ROW_GROUP_SIZE = 8192
 """Rows per Parquet row group, and rows per decoded batch of `Backup.scan`."""
 
@@ -120,6 +124,7 @@ _OUTPUT = "output"
 _SELECTION = "selection"
 _EXECUTION = "execution"
 _MANIFEST = "Iceberg JSON manifest"
+_CATALOG = "Iceberg catalog (also takes --iceberg-warehouse, --iceberg-namespace, --iceberg-table)"
 _OBSERVE = "observability"
 _STORAGE = "storage requests (S3, GCS, Azure: reads and writes)"
 _DEFAULT_STORAGE = StorageSettings()
@@ -230,18 +235,56 @@ class ExportOptions:
     )
     iceberg_warehouse: str | None = field(
         default=None,
-        metadata=_flag("warehouse folder in the output storage", _MANIFEST, metavar="PATH"),
+        metadata=_flag(
+            "warehouse folder in the output storage, or a URL on it (with --iceberg-catalog "
+            f"the default is {DEFAULT_WAREHOUSE!r})",
+            _MANIFEST,
+            metavar="PATH",
+        ),
     )
     iceberg_namespace: str | None = field(
         default=None,
-        metadata=_flag("namespace (dots make folders)", _MANIFEST, metavar="NS"),
+        metadata=_flag(
+            "namespace (dots make folders and namespace levels; with --iceberg-catalog the "
+            f"default is {DEFAULT_NAMESPACE!r})",
+            _MANIFEST,
+            metavar="NS",
+        ),
     )
     iceberg_table: str | None = field(
-        default=None, metadata=_flag("Iceberg table name", _MANIFEST, metavar="NAME")
+        default=None,
+        metadata=_flag(
+            "Iceberg table name (for --iceberg-catalog: when exactly one table is exported)",
+            _MANIFEST,
+            metavar="NAME",
+        ),
     )
     iceberg_manifest_prefix: str = field(
         default="manifest",
         metadata=_flag("file name prefix of the manifest", _MANIFEST, metavar="PREFIX"),
+    )
+    catalog: str | None = field(
+        default=None,
+        metadata=_flag(
+            "commit each exported table to this Iceberg catalog: sqlite:///PATH/catalog.db "
+            "(created if missing), any SQLAlchemy URL, or rest+http(s)://HOST[/PATH] for a "
+            "REST catalog; tables are {namespace}.{db}__{table} at "
+            "{warehouse}/{namespace}/{table} (needs br-parquet[iceberg])",
+            _CATALOG,
+            name="--iceberg-catalog",
+            metavar="URI",
+        ),
+    )
+    catalog_properties: Sequence[tuple[str, str]] = field(
+        default=(),
+        repr=False,  # may hold credentials
+        metadata=_flag(
+            "a pyiceberg catalog property such as token=…, credential=…, warehouse=… (repeatable)",
+            _CATALOG,
+            name="--iceberg-catalog-property",
+            metavar="KEY=VALUE",
+            kind="append",
+        ),
     )
     metrics_addr: str | None = field(
         default=None,
@@ -385,6 +428,16 @@ class ExportOptions:
             # StorageSettings names its fields without the `storage_` of ours.
             names = "|".join(f.name for f in fields(StorageSettings))
             raise ValueError(re.sub(rf"\b({names})\b", r"storage_\1", str(e))) from None
+        object.__setattr__(
+            self, "catalog_properties", _properties("catalog_properties", self.catalog_properties)
+        )
+        if self.catalog is not None and "://" not in self.catalog:
+            raise ValueError(
+                f"catalog must be a URI such as sqlite:///path/catalog.db, a SQLAlchemy URL or "
+                f"rest+https://host/path, got {self.catalog!r}"
+            )
+        if self.catalog_properties and self.catalog is None:
+            raise ValueError("catalog_properties need a catalog")
         if self.crypter is not None and not isinstance(self.crypter, Cipher):
             raise ValueError(f"crypter must be a br_parquet.Cipher, got {self.crypter!r}")
         self._check_manifest()
@@ -396,9 +449,10 @@ class ExportOptions:
             "iceberg_table": self.iceberg_table,
         }
         if not self.write_iceberg_manifest:
-            if any(given.values()):
+            if any(given.values()) and self.catalog is None:
                 raise ValueError(
-                    f"{', '.join(k for k, v in given.items() if v)} need write_iceberg_manifest"
+                    f"{', '.join(k for k, v in given.items() if v)} need "
+                    "write_iceberg_manifest or catalog"
                 )
             return
         missing = [k for k, v in given.items() if not v]
@@ -428,6 +482,25 @@ def _strings(name: str, value: Any) -> tuple[str, ...]:
     if not all(isinstance(v, str) for v in items):
         raise ValueError(f"{name} must be strings, got {value!r}")
     return items
+
+
+def _properties(name: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """`{k: v}`, `[(k, v)]` or `["k=v"]` (the command line's form) as sorted pairs."""
+    items = value.items() if isinstance(value, Mapping) else value
+    pairs: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, str):
+            key, sep, text = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"{name}: expected KEY=VALUE, got {item!r}")
+            item = (key.strip(), text)
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise ValueError(f"{name}: expected KEY=VALUE pairs, got {item!r}")
+        key, text = item
+        if not isinstance(key, str) or not isinstance(text, str):
+            raise ValueError(f"{name}: keys and values must be strings, got {item!r}")
+        pairs[key] = text
+    return tuple(sorted(pairs.items()))
 
 
 def _ints(name: str, value: Any) -> tuple[int, ...]:

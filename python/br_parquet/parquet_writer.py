@@ -70,12 +70,17 @@ class ParquetOptions:
 
 
 class ParquetFileWriter:
-    """Writes record batches of one schema to a local Parquet file, hashing it on the way."""
+    """Writes record batches of one schema to a local Parquet file, hashing it on the way.
+
+    `schema` is the file's; batches whose types differ from it (a dictionary column
+    written as plain strings) are cast to it, while field metadata (Iceberg field IDs)
+    needs no cast: the writer takes it from `schema`."""
 
     def __init__(self, path: Path, schema: pa.Schema, options: ParquetOptions) -> None:
         self.path = path
         self.options = options
         self.rows = 0
+        self._schema = schema
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._file = _HashingFile(path)
@@ -100,6 +105,8 @@ class ParquetFileWriter:
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
+        if not batch.schema.equals(self._schema):
+            batch = batch.cast(self._schema)
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
         size = self.options.row_group_size

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .iceberg_tables import IcebergCommit
 from .naming import sanitize
 from .tables import Table
 from .written import WrittenObject
@@ -57,6 +58,9 @@ class ExportResult:
     """The checkpoint directory used, None with `use_checkpoint=False`."""
     manifest: str | None = None
     """The Iceberg JSON manifest written, if one was asked for."""
+    commits: list[IcebergCommit] = field(default_factory=list)
+    """The Iceberg table commits (`catalog` set), one per selected table; in a dry run,
+    what would be committed."""
     to_do: Sequence[PlannedTask] = field(default_factory=list)
     """The SST tasks left after the checkpoint, which this run did (or would do)."""
     dry_run: bool = False

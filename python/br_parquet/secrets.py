@@ -51,6 +51,31 @@ def _json_secrets(blob: str) -> set[str]:
     return out
 
 
+_SECRET_PROPERTY_WORDS = ("secret", "token", "credential", "password", "key")
+
+
+def catalog_secrets(uri: str | None, properties: Iterable[tuple[str, str]]) -> set[str]:
+    """The password of an Iceberg catalog URI (`postgresql://user:PASSWORD@host/db`) and the
+    values of its secret-looking properties (`token`, `credential`, `s3.secret-access-key`,
+    …)."""
+    found: set[str] = set()
+    if uri:
+        from urllib.parse import unquote, urlsplit
+
+        try:
+            password = urlsplit(uri.removeprefix("rest+")).password
+        except ValueError:
+            password = None
+        if password:
+            found |= {password, unquote(password)}
+    for key, value in properties:
+        if any(word in key.lower() for word in _SECRET_PROPERTY_WORDS):
+            found.add(value)
+            # `credential` is `client_id:client_secret`: its parts show up alone too.
+            found |= set(value.split(":"))
+    return {s for s in found if len(s) >= _MIN_SECRET}
+
+
 def cipher_secrets(cipher: Cipher | None) -> set[str]:
     if cipher is None:
         return set()

@@ -36,6 +36,7 @@ from .events import (
     Planned,
     RunFinished,
     SkippedFromCheckpoint,
+    TableCommitted,
     TaskCompleted,
     TaskFailed,
     UploadFinished,
@@ -94,6 +95,8 @@ class RunSummary:
         self.stage_count = dict.fromkeys(STAGES, 0)
         self.checkpoint: str | None = None
         self.manifest: str | None = None
+        self.iceberg_tables: list[dict[str, Any]] = []
+        """One entry per Iceberg table committed (`IcebergCommit.to_json()`)."""
         self._tables: dict[str, dict[str, int]] = {}
         self._task_bytes: dict[str, int] = {}
         self._task_objects: dict[str, tuple[WrittenObject, ...]] = {}
@@ -135,6 +138,11 @@ class RunSummary:
                 self._now["ssts_failed"] += 1
             elif isinstance(event, ManifestWritten):
                 self.manifest = self._redact(event.path)
+            elif isinstance(event, TableCommitted):
+                entry = event.commit.to_json()
+                if isinstance(entry["metadata_location"], str):
+                    entry["metadata_location"] = self._redact(entry["metadata_location"])
+                self.iceberg_tables.append(entry)
             elif isinstance(event, RunFinished):
                 self._finished(event)
 
@@ -263,6 +271,7 @@ class RunSummary:
                 "tables": {name: dict(sums) for name, sums in sorted(tables.items())},
                 "checkpoint": self.checkpoint,
                 "manifest": self.manifest,
+                "iceberg_tables": [dict(t) for t in self.iceberg_tables],
             }
 
     def write_json(self, path: str) -> None:
@@ -330,8 +339,19 @@ class RunSummary:
         console.print(Text(f"checkpoint: {checkpoint}"))
         if doc["manifest"]:
             console.print(Text(f"iceberg manifest: {doc['manifest']}"))
+        for t in doc["iceberg_tables"]:
+            console.print(Text(iceberg_line(t)))
         if doc["error"] is not None:
             console.print(Text.assemble(("error: ", "bold red"), doc["error"]))
+
+
+def iceberg_line(commit: dict[str, Any]) -> str:
+    """One committed Iceberg table, as the summaries print it."""
+    return (
+        f"iceberg table {commit['identifier']}: {commit['operation']}, snapshot "
+        f"{commit['snapshot_id']}, {commit['files']} files, {commit['rows']} rows, "
+        f"metadata {commit['metadata_location']}"
+    )
 
 
 def _count(key: str, value: int) -> str:

@@ -19,6 +19,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pyarrow as pa
+
 from ._native import SstScan
 from .checkpoint import EntryWriter, utc_now
 from .crashpoints import crash_point, task_delay, task_gate
@@ -52,6 +54,15 @@ class ExportTask:
     options: ExportOptions
     checkpoint: EntryWriter | None
     """Where finished objects are recorded; None with the checkpoint off."""
+    file_schemas: tuple[pa.Schema, ...] | None = None
+    """The Parquet schema of each table's files when it is not the decoder's (Iceberg
+    field IDs, plain strings: see `iceberg_tables`)."""
+
+    def file_schema(self, idx: int) -> pa.Schema:
+        """The schema of the Parquet file of `tables[idx]`."""
+        if self.file_schemas is not None:
+            return self.file_schemas[idx]
+        return self.tables[idx].decoder(self.options.type_mapping).arrow_schema()
 
     @property
     def name(self) -> str:
@@ -174,7 +185,7 @@ def _convert(
                     break  # an SST does not match its checksum: stop decoding it
                 writer = writers.get(idx)
                 if writer is None:
-                    schema = task.tables[idx].decoder(options.type_mapping).arrow_schema()
+                    schema = task.file_schema(idx)
                     local = output.staging_file(paths[idx]) or tmp / f"{idx}.parquet"
                     writer = ParquetFileWriter(local, schema, parquet)
                     writers[idx] = writer

@@ -15,6 +15,16 @@ from pathlib import Path
 
 import pytest
 
+# Iceberg fixtures (REST catalog server, DuckDB with iceberg): imported, since pytest refuses
+# `pytest_plugins` in a conftest below the rootdir.
+from iceberg_fixtures import (  # noqa: F401
+    duckdb_iceberg,
+    duckdb_iceberg_connect,
+    iceberg_s3_properties,
+    rest_catalog_server,
+    rest_catalog_server_s3,
+)
+
 # --- S3-compatible test server (moto) on loopback, for tests marked `s3` ------------------
 
 S3_ACCESS_KEY = "br-parquet-test-key"
