@@ -49,20 +49,36 @@ class TableDecoder:
     """A table's output schema, derived from its TiDB `TableInfo` JSON.
 
     `type_mapping` is `"compat"` or `"typed"`. Batches hold `_tidb_table_id`,
-    `_tidb_handle` and every public column in definition order, unless projected.
+    `_tidb_handle`, then the change columns that are on, then every public column in
+    definition order, unless projected.
+
+    Change columns: `op_column` adds `_tidb_op` (utf8, `put` or `delete`) and makes
+    scans emit a tombstone row for each Delete record (the key columns set, every table
+    column NULL, so every table column is nullable); `commit_ts_column` adds
+    `_tidb_commit_ts` (int64, the commit ts of the row's write record).
     """
 
-    def __new__(cls, table_info_json: bytes, type_mapping: str) -> TableDecoder:
+    def __new__(
+        cls,
+        table_info_json: bytes,
+        type_mapping: str,
+        *,
+        op_column: bool = False,
+        commit_ts_column: bool = False,
+    ) -> TableDecoder:
         """Raises `br_parquet.errors.TableInfoError` (with `table`, `table_id`, `column`)
         when the TableInfo cannot be mapped: invalid JSON, unknown type code, duplicate
-        column IDs or names, lengths beyond MySQL's limits."""
+        column IDs or names, lengths beyond MySQL's limits, a table column named like a
+        change column that is on."""
     def project(self, columns: Sequence[str]) -> TableDecoder:
         """A decoder of the same table whose batches hold only `columns`, in that order.
 
-        Names are output column names; `_tidb_table_id` and `_tidb_handle` are included
-        only when named. Unnamed columns are never decoded. Always chosen from the whole
-        table, also on a projected decoder. ValueError on an empty list, a duplicate or an
-        unknown name (the message lists the available names).
+        Names are output column names; `_tidb_table_id`, `_tidb_handle` and the change
+        columns that are on are included only when named. Unnamed columns are never
+        decoded. Always chosen from the whole table, also on a projected decoder; the
+        change options are kept (with `op_column`, Delete records still give tombstone
+        rows when `_tidb_op` is not named). ValueError on an empty list, a duplicate or
+        an unknown name (the message lists the available names).
         """
     @property
     def table_id(self) -> int: ...
@@ -75,6 +91,12 @@ class TableDecoder:
     @property
     def column_names(self) -> list[str]:
         """The table's public column names in definition order (no pseudo columns)."""
+    @property
+    def op_column(self) -> bool:
+        """Whether `_tidb_op` can be output and Delete records become tombstone rows."""
+    @property
+    def commit_ts_column(self) -> bool:
+        """Whether `_tidb_commit_ts` can be output."""
     @property
     def clustered(self) -> bool:
         """Whether rows are keyed by a clustered (common) handle."""
@@ -90,7 +112,9 @@ class SstScan:
     bound); it needs integer handles: ValueError if a table is clustered. `name` and
     `default_name` are how errors name the files (their names in the backup);
     `key_range=(start, end)` is the write-CF file's raw-key range from its `File` entry
-    (empty end: unbounded), and a key outside it is an error. Iterating releases the GIL.
+    (empty end: unbounded), and a key outside it is an error. `clip_range=(start, end)`,
+    in the same raw-key form, decodes only the entries inside it; the others are skipped
+    (counted in `clipped`), still covered by `checksums`. Iterating releases the GIL.
 
     Errors are `br_parquet.errors.SstReadError` (RocksDB cannot read a file) and
     `SstDecodeError` (a key, record or row does not decode), with `sst`, `key` (hex)
@@ -109,6 +133,7 @@ class SstScan:
         key_range: tuple[bytes, bytes] | None = None,
         handle_range: tuple[int | None, int | None] | None = None,
         checksums: bool = False,
+        clip_range: tuple[bytes, bytes] | None = None,
     ) -> SstScan: ...
     def __iter__(self) -> SstScan: ...
     def __next__(self) -> tuple[int, pa.RecordBatch]: ...
@@ -119,6 +144,8 @@ class SstScan:
     def table_rows(self) -> list[int]:
         """Rows emitted so far per table, indexed like `tables`."""
     def stats(self) -> dict[str, int]:
-        """Counters: `write_kvs`, `rows`, `index_kvs`, `unselected_kvs`, `deletes`,
-        `locks_and_rollbacks`, `default_cf_values`, `zero_dates_nulled`, `out_of_range`
-        (entries skipped by `handle_range`)."""
+        """Counters: `write_kvs`, `rows` (tombstones included), `index_kvs`,
+        `unselected_kvs`, `deletes` (Delete records, emitted or skipped), `delete_rows`
+        (tombstone rows emitted), `locks_and_rollbacks`, `default_cf_values`,
+        `zero_dates_nulled`, `out_of_range` (entries skipped by `handle_range`),
+        `clipped` (entries skipped by `clip_range`)."""

@@ -285,25 +285,35 @@ def open_backup(
 
 
 def run_export(
-    input: Location,
+    input: Location | Sequence[Location],
     output: Location,
     options: ExportOptions,
     *,
     listeners: Sequence[Listener] = (),
 ) -> ExportResult:
-    """Exports the BR backup at `input` into Parquet files under `output`. `listeners`
-    receive the run's events; the metrics and the summary JSON the options ask for are
-    served and written here (on failure too).
+    """Exports the BR backup at `input` into Parquet files under `output`; a list of
+    backups is a chain (a full backup, then its incrementals, oldest first), exported as
+    of the last one. `listeners` receive the run's events; the metrics and the summary
+    JSON the options ask for are served and written here (on failure too).
 
     >>> run_export(backup_dir, out_dir, ExportOptions(type_mapping="typed")).files_written
     3
     """
-    source, target = parse_location(input), parse_location(output)
-    return _observed(source, target, options, listeners, meta=None)
+    source = parse_source(input)
+    return _observed(source, parse_location(output), options, listeners, meta=None)
+
+
+def parse_source(input: Location | Sequence[Location]) -> job.Source:
+    """One backup location, or several (a chain: the full backup, then its incrementals,
+    oldest first)."""
+    if isinstance(input, str | os.PathLike | brpb.StorageBackend):
+        return parse_location(input)
+    sources = tuple(parse_location(i) for i in input)
+    return sources[0] if len(sources) == 1 else sources
 
 
 def _observed(
-    source: brpb.StorageBackend,
+    source: job.Source,
     target: brpb.StorageBackend,
     options: ExportOptions,
     listeners: Sequence[Listener],
@@ -327,12 +337,15 @@ def _observed(
 
 
 def run_redactor(
-    source: brpb.StorageBackend, target: brpb.StorageBackend, options: ExportOptions
+    source: job.Source, target: brpb.StorageBackend, options: ExportOptions
 ) -> Redactor:
     """Masks every secret of a run: the storages' credentials, the crypter key and the
     Iceberg catalog's password and secret properties."""
+    sources: set[str] = set()
+    for backend in job.inputs_of(source):
+        sources |= backend_secrets(backend)
     return Redactor(
-        backend_secrets(source)
+        sources
         | backend_secrets(target)
         | cipher_secrets(options.crypter)
         | catalog_secrets(options.catalog, options.catalog_properties)

@@ -136,7 +136,8 @@ class BackupMeta:
 
     `content_digest` is the SHA-256 of the `backupmeta` object as stored. `data_files`
     are the SST `File` entries in BR's order (a `DataFiles` when loaded: each item is
-    parsed on access); `ddls` the `model.Job` JSON objects of an incremental backup.
+    parsed on access); `ddls` the `model.Job` JSON objects of an incremental backup, in
+    BR's order (by job ID), each checked to be a job when loaded (see `ddl_jobs`).
     """
 
     cluster_id: int
@@ -150,14 +151,53 @@ class BackupMeta:
     content_digest: bytes
     data_files: Sequence[brpb.File] = field(hash=False)
     schemas: list[SchemaEntry] = field(hash=False)
-    ddls: list[Any] = field(hash=False)
+    ddls: list[dict[str, Any]] = field(hash=False)
     meta_files: tuple[ChildMetaFile, ...] = ()
     """The v2 child meta files read, in reading order; empty for v1."""
+
+    @property
+    def ddl_jobs(self) -> list[DdlJob]:
+        """`ddls` as typed records."""
+        return [_ddl_job(job, BACKUPMETA_NAME, i) for i, job in enumerate(self.ddls)]
 
     @property
     def is_incremental(self) -> bool:
         """Whether this is an incremental backup (changes in `(start_version, end_version]`)."""
         return self.start_version != 0
+
+
+ACTION_CREATE_SCHEMA = 1
+ACTION_DROP_SCHEMA = 2
+ACTION_CREATE_TABLE = 3
+ACTION_DROP_TABLE = 4
+ACTION_TRUNCATE_TABLE = 11
+ACTION_RENAME_TABLE = 14
+ACTION_CREATE_TABLES = 60
+"""`model.ActionType` values of the DDL jobs that add, remove or renumber tables."""
+
+
+@dataclass(frozen=True)
+class DdlJob:
+    """The fields of one `model.Job` (a DDL job BR recorded) that tell what happened to
+    which table. IDs are TiDB's; for TRUNCATE TABLE `table_id` is the old table ID and
+    `table_info` the table under its new ID."""
+
+    id: int
+    type: int
+    """`model.ActionType` (see the `ACTION_*` constants)."""
+    schema_id: int
+    table_id: int
+    schema_name: str
+    table_name: str
+    state: int
+    """`model.JobState`: 4 done, 6 synced (BR records only these two)."""
+    query: str
+    schema_version: int
+    """`binlog.SchemaVersion`: the schema version the job finished at."""
+    finished_ts: int
+    """`binlog.FinishedTS` (0 when TiDB did not record it)."""
+    table_info: dict[str, Any] | None = field(hash=False, compare=False)
+    """`binlog.TableInfo`: the table after the job (None for database jobs)."""
 
 
 _TSO_PHYSICAL_SHIFT = 18
@@ -710,23 +750,110 @@ def _schema_entry(schema: brpb.Schema, source: str) -> SchemaEntry:
     )
 
 
-def _read_ddls(meta: brpb.BackupMeta, walker: _MetaWalker) -> list[Any]:
-    """DDL jobs: the inline JSON array for v1 metadata, the indexed jobs for v2 (as BR)."""
+def _read_ddls(meta: brpb.BackupMeta, walker: _MetaWalker) -> list[dict[str, Any]]:
+    """DDL jobs: the inline JSON array for v1 metadata, the indexed jobs for v2 (as BR:
+    a v2 backupmeta's `ddls` is always `[]`), each checked to be a `model.Job`."""
     if meta.version == 0:
         if not meta.ddls:
             return []
         try:
             jobs = json.loads(meta.ddls)
         except (ValueError, UnicodeDecodeError) as e:
-            raise BackupMetaError(BACKUPMETA_NAME, f"has ddls that are not JSON: {e}") from None
+            raise BackupMetaError(
+                BACKUPMETA_NAME,
+                f"has ddls that are not valid JSON ({e}); expected a JSON array of DDL jobs",
+            ) from None
         if not isinstance(jobs, list):
-            raise BackupMetaError(BACKUPMETA_NAME, "has ddls that are not a JSON array")
+            raise BackupMetaError(
+                BACKUPMETA_NAME,
+                f"has ddls that are a JSON {_json_kind(jobs)}; expected a JSON array of DDL jobs",
+            )
+        for position, job in enumerate(jobs):
+            _ddl_job(job, BACKUPMETA_NAME, position)
         return jobs
     jobs = []
     for leaf, source in walker.leaves_with_source(meta, "ddl_indexes"):
-        for ddl in leaf.ddls:
+        for position, raw in enumerate(leaf.ddls):
             try:
-                jobs.append(json.loads(ddl))
+                job = json.loads(raw)
             except (ValueError, UnicodeDecodeError) as e:
-                raise BackupMetaError(source, f"holds a DDL job that is not JSON: {e}") from None
+                raise BackupMetaError(
+                    source,
+                    f"holds DDL job #{position + 1} that is not valid JSON ({e}); "
+                    "expected one model.Job JSON object per element",
+                ) from None
+            _ddl_job(job, source, position)
+            jobs.append(job)
     return jobs
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+_JOB_INT_FIELDS = ("id", "type", "schema_id", "table_id", "state")
+_JOB_STR_FIELDS = ("schema_name", "table_name", "query")
+
+
+def _ddl_job(value: object, source: str, position: int) -> DdlJob:
+    """One DDL job, checked the way Go's `json.Unmarshal` into `model.Job` would: an
+    object, its numeric fields integers, its names strings, `binlog` an object or null."""
+    where = f"DDL job #{position + 1}"
+    if not isinstance(value, dict):
+        raise BackupMetaError(
+            source, f"holds {where} that is a JSON {_json_kind(value)}; expected a model.Job object"
+        )
+    for key in _JOB_INT_FIELDS:
+        number = value.get(key, 0)
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise BackupMetaError(
+                source, f"holds {where} whose {key} is {number!r}; expected an integer"
+            )
+    if not isinstance(value.get("id"), int):
+        raise BackupMetaError(source, f"holds {where} without an id; expected a model.Job")
+    for key in _JOB_STR_FIELDS:
+        if not isinstance(value.get(key, ""), str):
+            raise BackupMetaError(
+                source, f"holds {where} whose {key} is {value[key]!r}; expected a string"
+            )
+    binlog = value.get("binlog")
+    if binlog is None:
+        binlog = {}
+    if not isinstance(binlog, dict):
+        raise BackupMetaError(
+            source, f"holds {where} whose binlog is a JSON {_json_kind(binlog)}; expected an object"
+        )
+    table_info = binlog.get("TableInfo")
+    if table_info is not None and not isinstance(table_info, dict):
+        raise BackupMetaError(
+            source, f"holds {where} whose binlog.TableInfo is not a JSON object (a TableInfo)"
+        )
+    numbers = {key: binlog.get(key) or 0 for key in ("SchemaVersion", "FinishedTS")}
+    for key, number in numbers.items():
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise BackupMetaError(
+                source, f"holds {where} whose binlog.{key} is {number!r}; expected an integer"
+            )
+    return DdlJob(
+        id=value["id"],
+        type=value.get("type", 0),
+        schema_id=value.get("schema_id", 0),
+        table_id=value.get("table_id", 0),
+        schema_name=value.get("schema_name", ""),
+        table_name=value.get("table_name", ""),
+        state=value.get("state", 0),
+        query=value.get("query", ""),
+        schema_version=numbers["SchemaVersion"],
+        finished_ts=numbers["FinishedTS"],
+        table_info=table_info,
+    )

@@ -121,6 +121,7 @@ _SETTING_LABELS: dict[str, str] = {
     "row_group_size": "--row-group-size",
     "compression": "--compression",
     "type_mapping": "--type-mapping",
+    "change_columns": "the change columns (--emit-deletes, --with-commit-ts)",
     "file_schemas": "the Iceberg field IDs of the files (--iceberg-catalog and its tables)",
 }
 
@@ -144,6 +145,9 @@ class CheckpointConfig:
     row_group_size: int
     compression: str
     type_mapping: str
+    change_columns: tuple[str, ...] = ()
+    """`_tidb_op` and/or `_tidb_commit_ts` when asked for (`--emit-deletes`,
+    `--with-commit-ts`)."""
     file_schemas: str | None = None
     """Digest of the Iceberg field IDs written into the files (`--iceberg-catalog`), None
     without a catalog: files of one table must all carry the same IDs."""
@@ -159,6 +163,7 @@ class CheckpointConfig:
         compression: str,
         type_mapping: str,
         file_schemas: str | None = None,
+        change_columns: Sequence[str] = (),
     ) -> CheckpointConfig:
         """The config of an export of `meta` that selects tables with filter `rules` (after
         `@file` expansion, as the filter applied them: editing a filter file counts as a
@@ -173,6 +178,7 @@ class CheckpointConfig:
             compression=compression,
             type_mapping=type_mapping,
             file_schemas=file_schemas,
+            change_columns=tuple(change_columns),
         )
 
     def settings(self) -> dict[str, Any]:
@@ -188,6 +194,8 @@ class CheckpointConfig:
             "compression": self.compression,
             "type_mapping": self.type_mapping,
         }
+        if self.change_columns:
+            settings["change_columns"] = list(self.change_columns)
         if self.file_schemas is not None:
             settings["file_schemas"] = self.file_schemas
         return settings

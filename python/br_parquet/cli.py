@@ -98,7 +98,8 @@ def build_parser(prog: str = "br-parquet-export") -> argparse.ArgumentParser:
     src.add_argument(
         "--input-storage-base64",
         metavar="B64",
-        help="base64 of the serialized StorageBackend of the BR backup",
+        action="append",
+        help="base64 of the serialized StorageBackend of the BR backup (repeat for a chain)",
     )
     src.add_argument(
         "--output-storage-base64",
@@ -108,8 +109,10 @@ def build_parser(prog: str = "br-parquet-export") -> argparse.ArgumentParser:
     src.add_argument(
         "--input",
         metavar="URL",
+        action="append",
         help="the BR backup as a storage URL (local:///path, s3://bucket/prefix?…, "
-        "gcs://, azure://) or a local path",
+        "gcs://, azure://) or a local path; repeat for a chain: the full backup, then its "
+        "incrementals, oldest first",
     )
     src.add_argument("--output", metavar="URL", help="the output storage as a URL or local path")
     groups: dict[str, argparse._ArgumentGroup] = {}
@@ -161,6 +164,21 @@ def _backend(
     if url:
         return parse_storage_url(url)
     parser.error(f"--{what}-storage-base64 (or --{what} URL) is required")
+
+
+def _sources(
+    b64: list[str] | None, urls: list[str] | None, parser: argparse.ArgumentParser
+) -> brpb.StorageBackend | tuple[brpb.StorageBackend, ...]:
+    """The input backup, or the chain of backups (in the order given)."""
+    if b64 and urls:
+        parser.error("give --input-storage-base64 or --input, not both")
+    if b64:
+        backends = tuple(decode_storage_base64(b) for b in b64)
+    elif urls:
+        backends = tuple(parse_storage_url(u) for u in urls)
+    else:
+        parser.error("--input-storage-base64 (or --input URL) is required")
+    return backends[0] if len(backends) == 1 else backends
 
 
 def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ExportOptions:
@@ -299,7 +317,7 @@ def _run_export(
     report: FailureReport,
     handler: logging.Handler,
 ) -> int:
-    source = _backend(args.input_storage_base64, args.input, "input", parser)
+    source = _sources(args.input_storage_base64, args.input, parser)
     target = _backend(args.output_storage_base64, args.output, "output", parser)
     options = options_from_args(args, parser)
     redact = run_redactor(source, target, options)

@@ -4,6 +4,7 @@ The backup holds the original design's smoke tables: `parquet_smoke.group_a`
 and `parquet_smoke.group_b` (`id INT PRIMARY KEY, v INT`) in one region SST,
 and `parquet_smoke.all_types` (28 columns), exported in both type mappings; the typed
 export is also committed as Iceberg tables to a SQLite catalog, which DuckDB then queries.
+Last, a chain (a full backup and two incrementals) is exported as of its last backup.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 from .api import open_backup
 from .cli import inspect_main
 from .cli import main as cli_main
-from .testing import write_backup
+from .testing import sample_chain, write_backup, write_chain
 from .testing.smoke import smoke_backup
 
 if TYPE_CHECKING:
@@ -34,7 +35,14 @@ def show(output: Path, folder: str) -> None:
         if len(table.schema) > 6:
             print("  schema: " + ", ".join(f"{f.name} {f.type}" for f in table.schema))
         for row in table.to_pylist():
-            print(f"  {row}")
+            print(f"  { {k: _short(v) for k, v in row.items()} }")
+
+
+def _short(value: object) -> object:
+    """Long values (default-CF rows) shortened for the screen."""
+    if isinstance(value, str | bytes) and len(value) > 40:
+        return f"{value[:12]!r}… ({len(value)} long)"
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +84,32 @@ def main(argv: list[str] | None = None) -> int:
         return status
     query(backup)
     query_iceberg(workdir)
+    return export_chain(workdir)
+
+
+def export_chain(workdir: Path) -> int:
+    """A full backup and two incrementals, exported as one table state; then the second
+    incremental alone, with its deletes as tombstones."""
+    chain = workdir / "chain"
+    write_chain(chain, sample_chain())
+    output = workdir / "output-chain"
+    inputs = [a for i in range(3) for a in ("--input", f"local://{chain / str(i)}")]
+    command = [*inputs, "--output", f"local://{output}", "--type-mapping", "typed"]
+    command += ["--filter", "shop.items", "--no-progress", "--log-level", "warning"]
+    print(f"\n$ br-parquet-export {' '.join(command)}")
+    status = cli_main(command)
+    if status != 0:
+        return status
+    show(output, "parquet/shop/items")
+    increment = workdir / "output-increment"
+    command = ["--input", f"local://{chain / '2'}", "--output", f"local://{increment}"]
+    command += ["--type-mapping", "typed", "--filter", "shop.items", "--emit-deletes"]
+    command += ["--with-commit-ts", "--no-progress", "--log-level", "warning"]
+    print(f"\n$ br-parquet-export {' '.join(command)}")
+    status = cli_main(command)
+    if status != 0:
+        return status
+    show(increment, "parquet/shop/items")
     return 0
 
 

@@ -60,7 +60,6 @@ from .errors import (
     NameCollisionError,
 )
 from .iceberg_tables import (
-    SORT_COLUMN,
     IcebergCommit,
     IcebergTable,
     field_ids,
@@ -76,6 +75,7 @@ from .iceberg_tables import (
     with_field_ids,
 )
 from .options import ExportOptions
+from .parquet_writer import SORTED_BY
 from .proto import brpb_pb2 as brpb
 from .storage_url import redact_url
 from .tables import Table
@@ -259,7 +259,7 @@ def plan_iceberg(
                 f"tables {other.qualified_name!r} and {table.qualified_name!r} would both be "
                 f"committed as the Iceberg table {ident}; export them separately"
             )
-        base = iceberg_arrow_schema(table.schema(options.type_mapping))
+        base = iceberg_arrow_schema(table.output_decoder(options).arrow_schema())
         existing = _load(catalog, label, (*namespace, name)) if catalog is not None else None
         if existing is None:
             ids = fresh_field_ids(base)
@@ -483,8 +483,12 @@ def _table_for_commit(plan: IcebergPlan, target: IcebergTable) -> IcebergTableHa
     schema = pyarrow_to_schema(target.file_schema)
     keys = [schema.find_field(c).field_id for c in target.identifier_columns]
     schema = Schema(*schema.fields, identifier_field_ids=keys)
-    handle = schema.find_field(SORT_COLUMN).field_id
-    order = SortOrder(SortField(source_id=handle, transform=IdentityTransform()))
+    order = SortOrder(
+        *(
+            SortField(source_id=schema.find_field(name).field_id, transform=IdentityTransform())
+            for name in SORTED_BY
+        )
+    )
     created = _call(
         label,
         ident,

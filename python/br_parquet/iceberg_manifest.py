@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backupmeta import BackupMeta, tso_time
+from .chain import ChainUnit
 from .plan import SstTask
 from .proto import brpb_pb2 as brpb
 from .storage import Storage
@@ -51,16 +52,52 @@ def _file_facts(f: brpb.File) -> dict[str, Any]:
     }
 
 
+def _source_facts(task: SstTask | ChainUnit) -> dict[str, Any]:
+    """The source fields of a file: its SST's `File` facts, or for a chain's range the
+    range, the sum of its SSTs' sizes and each SST's facts under `sources`."""
+    if isinstance(task, SstTask):
+        write = _file_facts(task.write)
+        return {
+            "sst_name": write["name"],
+            "cf": write["cf"],
+            "start_key": write["start_key"],
+            "end_key": write["end_key"],
+            "sst_size": write["size"],
+            "sst_sha256": write["sha256"],
+            "crc64xor": write["crc64xor"],
+            "total_kvs": write["total_kvs"],
+            "total_bytes": write["total_bytes"],
+            "default_cf": _file_facts(task.default) if task.default else None,
+        }
+    return {
+        "sst_name": task.name,
+        "cf": "write",
+        "start_key": task.clip[0].hex(),
+        "end_key": task.clip[1].hex(),
+        "sst_size": task.size,
+        "sources": [
+            {
+                "backup": s.backup,
+                "write": _file_facts(s.sst.write),
+                "default": _file_facts(s.sst.default) if s.sst.default else None,
+            }
+            for s in task.sources
+        ],
+    }
+
+
 def build_manifest(
-    meta: BackupMeta, tasks: Sequence[SstTask], objects: Sequence[WrittenObject], output_prefix: str
+    meta: BackupMeta,
+    tasks: Sequence[SstTask] | Sequence[ChainUnit],
+    objects: Sequence[WrittenObject],
+    output_prefix: str,
 ) -> dict[str, Any]:
-    """The manifest document for `objects`, the export's `WrittenObject`s."""
-    by_name = {t.name: t for t in tasks}
+    """The manifest document for `objects`, the export's `WrittenObject`s. For a chain
+    of backups, `meta` spans the chain (start of the first, end of the last)."""
+    by_name: dict[str, SstTask | ChainUnit] = {t.name: t for t in tasks}
     snapshot_time = tso_time(meta.end_version)
     files = []
     for obj in sorted(objects, key=lambda o: o.path):
-        task = by_name[obj.source_sst]
-        write = _file_facts(task.write)
         files.append(
             {
                 "file_name": obj.path,
@@ -72,16 +109,7 @@ def build_manifest(
                 "table": obj.table,
                 "table_id": obj.table_id,
                 # The source SST, as its `File` in backupmeta describes it.
-                "sst_name": write["name"],
-                "cf": write["cf"],
-                "start_key": write["start_key"],
-                "end_key": write["end_key"],
-                "sst_size": write["size"],
-                "sst_sha256": write["sha256"],
-                "crc64xor": write["crc64xor"],
-                "total_kvs": write["total_kvs"],
-                "total_bytes": write["total_bytes"],
-                "default_cf": _file_facts(task.default) if task.default else None,
+                **_source_facts(by_name[obj.source_sst]),
             }
         )
     return {
@@ -103,7 +131,7 @@ def write_manifest(
     storage: Storage,
     location: ManifestLocation,
     meta: BackupMeta,
-    tasks: Sequence[SstTask],
+    tasks: Sequence[SstTask] | Sequence[ChainUnit],
     objects: Sequence[WrittenObject],
     output_prefix: str,
 ) -> str:

@@ -32,8 +32,6 @@ from .proto import brpb_pb2 as brpb
 from .tables import Table
 
 FIELD_ID = b"PARQUET:field_id"
-SORT_COLUMN = "_tidb_handle"
-"""Rows are in key order, so in handle order: the table's sort order."""
 _PRIMARY_KEY_FLAG = 2
 """`mysql.PriKeyFlag` in a column's `flag`."""
 

@@ -29,6 +29,8 @@ import pyarrow as pa
 
 from . import interrupt
 from .backupmeta import BackupMeta, load_backupmeta
+from .chain import ChainPlan, ChainUnit, chain_identity, check_chain, plan_chain
+from .chain_task import ChainTask, run_chain_task
 from .checkpoint import BackupIdentity, Checkpoint, CheckpointConfig, EntryWriter
 from .errors import (
     BrParquetError,
@@ -36,6 +38,7 @@ from .errors import (
     InternalError,
     Interrupted,
     NameCollisionError,
+    UsageError,
     message_of,
 )
 from .events import (
@@ -59,7 +62,7 @@ from .events import (
 from .iceberg_manifest import ManifestLocation, write_manifest
 from .naming import normalize_prefix, parquet_object_name, sst_stem, table_folders
 from .options import ExportOptions
-from .plan import HashSet, Plan, SstTask, Tasks, plan_tasks
+from .plan import HashSet, Plan, PlannedUnit, SstTask, Tasks, plan_tasks
 from .proto import brpb_pb2 as brpb
 from .result import ExportResult, PlannedTask
 from .storage import Storage, shared_storage
@@ -87,10 +90,10 @@ class PreparedExport:
     options: ExportOptions
     meta: BackupMeta
     output: Storage
-    plan: Plan
-    tasks: Sequence[ExportTask]
-    """The SST tasks still to do, in plan order (each made on access: a backup may have
-    millions)."""
+    plan: Plan | ChainPlan
+    tasks: Sequence[ExportTask] | Sequence[ChainTask]
+    """The SST tasks (chain tasks for a chain of backups) still to do, in plan order
+    (each made on access: a backup may have millions)."""
     result: ExportResult
     """The result so far: the objects reused from the checkpoint."""
     checkpoint: Checkpoint | None = None
@@ -98,25 +101,56 @@ class PreparedExport:
     """The catalog and the Iceberg table of each selected table (`catalog` set)."""
 
 
+Source = brpb.StorageBackend | Sequence[brpb.StorageBackend]
+"""One backup, or a chain: a full backup and its incrementals, oldest first."""
+
+
+def inputs_of(source: Source) -> tuple[brpb.StorageBackend, ...]:
+    if isinstance(source, brpb.StorageBackend):
+        return (source,)
+    inputs = tuple(source)
+    if not inputs:
+        raise UsageError("no input backup given")
+    return inputs
+
+
 def prepare(
-    input: brpb.StorageBackend,
+    input: Source,
     output: brpb.StorageBackend,
     options: ExportOptions,
     *,
     meta: BackupMeta | None = None,
     events: EventStream | None = None,
 ) -> PreparedExport:
-    """Loads the backup (unless `meta` is given), selects and plans, opens the
-    checkpoint (refusing a mismatch before anything is written) and builds the tasks;
-    emits `Planned`, `CheckpointLoaded` and `SkippedFromCheckpoint` to `events`."""
+    """Loads the backup (unless `meta` is given) or the chain of backups, selects and
+    plans, opens the checkpoint (refusing a mismatch before anything is written) and
+    builds the tasks; emits `Planned`, `CheckpointLoaded` and `SkippedFromCheckpoint` to
+    `events`."""
     events = events or EventStream()
-    input_storage = shared_storage(input, options.storage)
+    inputs = inputs_of(input)
+    input_storages = [shared_storage(b, options.storage) for b in inputs]
     output_storage = shared_storage(output, options.storage)
-    if meta is None:
-        meta = load_backupmeta(input_storage, cipher=options.crypter)
+    locations = [s.location for s in input_storages]
+    metas: list[BackupMeta] = []
+    if len(inputs) == 1:
+        metas = [meta or load_backupmeta(input_storages[0], cipher=options.crypter)]
+    else:
+        metas = [load_backupmeta(s, cipher=options.crypter) for s in input_storages]
+        check_chain(metas, locations)
+        if options.verify == "tables":
+            raise UsageError(
+                "--verify tables needs one backup: incremental backups record no table "
+                "checksums; a chain is checked file by file (--verify files)"
+            )
+    meta = metas[-1]  # the newest schemas
     rules = TableFilter.parse(options.filters or DEFAULT_FILTER)
     targets = select_tables(meta, rules, options.table_ids)
-    plan = plan_tasks(meta.data_files, targets)
+    plan: Plan | ChainPlan
+    if len(metas) == 1:
+        plan = plan_tasks(meta.data_files, targets)
+    else:
+        plan = plan_chain(metas, targets)
+        meta = chain_identity(metas)
     _check_names(targets, plan)
     result = ExportResult(tables=targets, tasks=len(plan.tasks), skipped_files=plan.skipped_files)
     # Before the checkpoint and any task: the files carry the tables' field IDs, and a
@@ -136,7 +170,7 @@ def prepare(
             options,
             rules,
             meta,
-            input_storage,
+            " + ".join(locations),
             output_storage,
             iceberg.digest() if iceberg is not None else None,
         )
@@ -153,7 +187,7 @@ def prepare(
         removed = output_storage.discard_partial_uploads(prefix + "/" if prefix else "")
         if removed:
             log.info("removed %d partial uploads left by an interrupted run", len(removed))
-    pending = plan.tasks
+    pending: Sequence[PlannedUnit] = plan.tasks
     if checkpoint is not None:
         result.checkpoint = checkpoint.directory
         reused, pending = _reused(checkpoint, plan.tasks)
@@ -188,15 +222,21 @@ def prepare(
         len(plan.tasks),
         plan.skipped_files,
     )
-    tasks = _ExportTasks(
-        pending,
-        targets,
-        input=input,
-        output=output,
-        options=options,
-        checkpoint=checkpoint.writer if checkpoint is not None else None,
-        schemas=iceberg.file_schemas() if iceberg is not None else None,
-    )
+    writer = checkpoint.writer if checkpoint is not None else None
+    schemas = iceberg.file_schemas() if iceberg is not None else None
+    tasks: Sequence[ExportTask] | Sequence[ChainTask]
+    if isinstance(plan, ChainPlan):
+        tasks = _ChainTasks(pending, targets, inputs, output, options, writer, schemas)  # type: ignore[arg-type]
+    else:
+        tasks = _ExportTasks(
+            pending,  # type: ignore[arg-type]
+            targets,
+            input=inputs[0],
+            output=output,
+            options=options,
+            checkpoint=writer,
+            schemas=schemas,
+        )
     result.to_do = _PlannedTasks(tasks)
     result.dry_run = options.dry_run
     return PreparedExport(options, meta, output_storage, plan, tasks, result, checkpoint, iceberg)
@@ -220,7 +260,7 @@ def _plan_iceberg(
 
 
 def export(
-    input: brpb.StorageBackend,
+    input: Source,
     output: brpb.StorageBackend,
     options: ExportOptions,
     *,
@@ -258,7 +298,7 @@ class _Progress:
 
 
 def _export(
-    input: brpb.StorageBackend,
+    input: Source,
     output: brpb.StorageBackend,
     options: ExportOptions,
     meta: BackupMeta | None,
@@ -282,7 +322,7 @@ def _export(
 
 
 def _export_steps(
-    input: brpb.StorageBackend,
+    input: Source,
     output: brpb.StorageBackend,
     options: ExportOptions,
     meta: BackupMeta | None,
@@ -332,7 +372,7 @@ def _export_steps(
 
 def _run_tasks(
     prepared: PreparedExport,
-    input: brpb.StorageBackend,
+    input: Source,
     options: ExportOptions,
     executor: Executor | None,
     events: EventStream,
@@ -344,10 +384,15 @@ def _run_tasks(
     _remove_stale_workdirs()
     workdir = interrupt.make_temp_dir("work")
     try:
-        if options.verify == "tables":
+        if options.verify == "tables" and isinstance(prepared.plan, Plan):
             # Before any task: a table that does not add up fails the run with nothing written.
             checked = verify_tables(
-                prepared.meta, result.tables, prepared.plan.tasks, input, options, str(workdir)
+                prepared.meta,
+                result.tables,
+                prepared.plan.tasks,
+                inputs_of(input)[0],
+                options,
+                str(workdir),
             )
             result.scan_stats.update(checked)
             log.info("table checksums: %s", checked)
@@ -356,8 +401,14 @@ def _run_tasks(
             if pool is None:
                 pool = ThreadPoolExecutor(options.sst_concurrency, thread_name_prefix="sst")
                 stack.callback(_shut_down, pool)
+            runner = run_chain_task if isinstance(prepared.plan, ChainPlan) else None
             for done in run_bounded(
-                pool, prepared.tasks, options.sst_concurrency, str(workdir), events=events
+                pool,
+                prepared.tasks,  # type: ignore[arg-type]
+                options.sst_concurrency,
+                str(workdir),
+                run=runner,  # type: ignore[arg-type]
+                events=events,
             ):
                 _add(result, done)
                 progress.finished += 1
@@ -412,7 +463,7 @@ def run_bounded(
                     future = executor.submit(runner, task, workdir)
                     names[future] = task.name
                     pending.add(future)
-                    events.emit(DownloadStarted(task.name, task.sst.size))
+                    events.emit(DownloadStarted(task.name, task.size))
                 if not pending:
                     if token and token.signal_name and next(queue, None) is not None:
                         raise Interrupted(token.signal_name)
@@ -539,18 +590,55 @@ class _ExportTasks(_Mapped[SstTask, ExportTask]):
         )
 
 
-class _PlannedTasks(_Mapped[ExportTask, PlannedTask]):
+class _ChainTasks(_Mapped[ChainUnit, ChainTask]):
+    """The `ChainTask`s of a chain's units."""
+
+    __slots__ = ("_checkpoint", "_inputs", "_options", "_output", "_schemas", "_targets")
+
+    def __init__(
+        self,
+        units: Sequence[ChainUnit],
+        targets: Sequence[Table],
+        inputs: tuple[brpb.StorageBackend, ...],
+        output: brpb.StorageBackend,
+        options: ExportOptions,
+        checkpoint: EntryWriter | None,
+        schemas: Sequence[pa.Schema] | None,
+    ) -> None:
+        super().__init__(units)
+        self._targets = targets
+        self._inputs = inputs
+        self._output = output
+        self._options = options
+        self._checkpoint = checkpoint
+        self._schemas = schemas
+
+    def _make(self, item: ChainUnit) -> ChainTask:
+        (idx,) = item.tables
+        return ChainTask(
+            unit=item,
+            table=self._targets[idx],
+            inputs=self._inputs,
+            output=self._output,
+            options=self._options,
+            checkpoint=self._checkpoint,
+            file_schema=self._schemas[idx] if self._schemas is not None else None,
+        )
+
+
+class _PlannedTasks(_Mapped[ExportTask | ChainTask, PlannedTask]):
     """`ExportResult.to_do`: a `PlannedTask` for each export task."""
 
     __slots__ = ()
 
-    def _make(self, item: ExportTask) -> PlannedTask:
+    def _make(self, item: ExportTask | ChainTask) -> PlannedTask:
         prefix, name = item.options.output_prefix, item.name
+        tables = item.tables if isinstance(item, ExportTask) else (item.table,)
         return PlannedTask(
             sst=name,
-            input_bytes=item.sst.size,
+            input_bytes=item.size,
             objects=tuple(
-                parquet_object_name(prefix, table.db, table.name, name) for table in item.tables
+                parquet_object_name(prefix, table.db, table.name, name) for table in tables
             ),
         )
 
@@ -564,11 +652,11 @@ class _TaskTables(Mapping[str, tuple[str, ...]]):
 
     __slots__ = ("_names", "_tasks")
 
-    def __init__(self, tasks: Sequence[SstTask], targets: Sequence[Table]) -> None:
+    def __init__(self, tasks: Sequence[PlannedUnit], targets: Sequence[Table]) -> None:
         self._tasks = tasks
         self._names = [t.qualified_name for t in targets]
 
-    def _tables(self, task: SstTask) -> tuple[str, ...]:
+    def _tables(self, task: PlannedUnit) -> tuple[str, ...]:
         return tuple(self._names[i] for i in task.tables)
 
     def __getitem__(self, name: str) -> tuple[str, ...]:
@@ -597,7 +685,7 @@ class _TaskTables(Mapping[str, tuple[str, ...]]):
         return (self._tables(task) for task in self._tasks)
 
 
-def _check_names(targets: Sequence[Table], plan: Plan) -> None:
+def _check_names(targets: Sequence[Table], plan: Plan | ChainPlan) -> None:
     """Refuses an export where two tables share a folder, or two SSTs a file name:
     deterministic names must also be distinct, or one object would overwrite another.
     The file names are told apart by hash (16 bytes a task at most, not the names);
@@ -606,13 +694,14 @@ def _check_names(targets: Sequence[Table], plan: Plan) -> None:
         table_folders((t.db, t.name) for t in targets)
     except ValueError as e:
         raise NameCollisionError(str(e)) from None
-    seen = HashSet(len(plan.tasks))
-    for i, task in enumerate(plan.tasks):
+    units: Sequence[PlannedUnit] = plan.tasks
+    seen = HashSet(len(units))
+    for i, task in enumerate(units):
         name = task.name
         stem = sst_stem(name)
         if not seen.add(hash(stem)):
             continue
-        for j, earlier in enumerate(plan.tasks):
+        for j, earlier in enumerate(units):
             if j == i:
                 break
             other = earlier.name
@@ -643,7 +732,7 @@ def _open_checkpoint(
     options: ExportOptions,
     rules: TableFilter,
     meta: BackupMeta,
-    input_storage: Storage,
+    location: str,
     output_storage: Storage,
     file_schemas: str | None,
 ) -> Checkpoint:
@@ -655,21 +744,34 @@ def _open_checkpoint(
         compression=options.compression,
         type_mapping=options.type_mapping,
         file_schemas=file_schemas,
+        change_columns=change_columns(options),
     )
     return Checkpoint.open(
         output_storage,
         options.output_prefix,
         config,
-        BackupIdentity.of(meta, input_storage.location),
+        BackupIdentity.of(meta, location),
         verify=options.checkpoint_verify,
         workers=max(8, options.sst_concurrency),
         read_only=options.dry_run,
     )
 
 
+def change_columns(options: ExportOptions) -> tuple[str, ...]:
+    """The change columns the export adds, for the checkpoint's settings."""
+    return tuple(
+        name
+        for name, on in (
+            ("_tidb_op", options.emit_deletes),
+            ("_tidb_commit_ts", options.with_commit_ts),
+        )
+        if on
+    )
+
+
 def _reused(
-    checkpoint: Checkpoint, tasks: Sequence[SstTask]
-) -> tuple[list[WrittenObject], Sequence[SstTask]]:
+    checkpoint: Checkpoint, tasks: Sequence[PlannedUnit]
+) -> tuple[list[WrittenObject], Sequence[PlannedUnit]]:
     """(objects finished by earlier runs, tasks still to do)."""
     reused: list[WrittenObject] = []
     if not checkpoint.status.reusable_tasks:

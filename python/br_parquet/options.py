@@ -162,6 +162,24 @@ class ExportOptions:
             choices=TYPE_MAPPINGS,
         ),
     )
+    emit_deletes: bool = field(
+        default=False,
+        metadata=_flag(
+            "keep the Delete records of incremental backups as tombstone rows: a "
+            "_tidb_op column (put | delete), the handle set and the other columns NULL "
+            "(without it deletes are counted and skipped)",
+            _OUTPUT,
+            kind="switch",
+        ),
+    )
+    with_commit_ts: bool = field(
+        default=False,
+        metadata=_flag(
+            "add _tidb_commit_ts, the commit ts of each row's write record (int64)",
+            _OUTPUT,
+            kind="switch",
+        ),
+    )
     filters: Sequence[str] = field(
         default=(),
         metadata=_flag(

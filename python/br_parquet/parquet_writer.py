@@ -4,6 +4,10 @@ Dictionary encoding on, page-level statistics (column index), row groups of
 exactly `row_group_size` rows (the last one may be shorter), a writer batch
 size of min(max(row_group_size, 1024), 8192), and the chosen codec.
 
+Rows are in key order, which is `(_tidb_table_id, _tidb_handle)` order (integer handles
+are keyed sign-flipped, so as signed numbers; common handles as their bytes): every row
+group's `sorting_columns` says so, for engines that skip a sort.
+
 The file is hashed (SHA-256) as it is written, so that its digest needs no second read.
 """
 
@@ -30,6 +34,8 @@ CODECS: dict[str, str] = {
 }
 
 
+SORTED_BY = ("_tidb_table_id", "_tidb_handle")
+"""The columns every file is sorted by, ascending (see the module doc)."""
 _MIN_WRITE_BATCH = 1024
 _MAX_WRITE_BATCH = 8192
 _SINK_BUFFER = 1 << 20
@@ -58,6 +64,11 @@ class ParquetOptions:
 
     def open_writer(self, sink: str | pa.NativeFile, schema: pa.Schema) -> pq.ParquetWriter:
         """A pyarrow writer of `schema` into `sink` with these settings."""
+        sorted_by = [
+            pq.SortingColumn(schema.get_field_index(name))
+            for name in SORTED_BY
+            if schema.get_field_index(name) >= 0
+        ]
         return pq.ParquetWriter(
             sink,
             schema,
@@ -66,6 +77,7 @@ class ParquetOptions:
             write_statistics=True,
             write_page_index=True,
             write_batch_size=self.write_batch_size,
+            sorting_columns=sorted_by or None,
         )
 
 

@@ -17,7 +17,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, overload
+from typing import Any, ClassVar, Protocol, overload
 
 from .datafiles import DataFiles, data_files_of
 from .errors import BackupMetaError
@@ -73,6 +73,19 @@ class _Rows:
         if self.names is not None:
             return self.names[at]
         return self.files.name(self.writes[at])
+
+
+class PlannedUnit(Protocol):
+    """A unit of work of a plan: an `SstTask`, or a chain's `ChainUnit`."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tables(self) -> tuple[int, ...]: ...
+
+    @property
+    def size(self) -> int: ...
 
 
 class SstTask:

@@ -23,7 +23,7 @@ from .errors import (
     TableNotFoundError,
     UnknownTableIdsError,
 )
-from .options import TYPE_MAPPINGS, TypeMapping
+from .options import TYPE_MAPPINGS, ExportOptions, TypeMapping
 from .table_filter import TableFilter
 from .tidb_types import render_type
 
@@ -83,11 +83,27 @@ class Table:
         """The selected partitions' IDs; empty for a table without partitions."""
         return self.physical_ids if self.partitioned else ()
 
-    def decoder(self, type_mapping: TypeMapping) -> TableDecoder:
-        """The native decoder of its rows in `type_mapping` (built once per process)."""
+    def decoder(
+        self,
+        type_mapping: TypeMapping,
+        *,
+        op_column: bool = False,
+        commit_ts_column: bool = False,
+    ) -> TableDecoder:
+        """The native decoder of its rows in `type_mapping` (built once per process);
+        `op_column` adds `_tidb_op` and tombstone rows for Delete records,
+        `commit_ts_column` adds `_tidb_commit_ts`."""
         if self.problem is not None:
             raise self.problem
-        return decoder_for(self.table_info_json, type_mapping)
+        return decoder_for(self.table_info_json, type_mapping, op_column, commit_ts_column)
+
+    def output_decoder(self, options: ExportOptions) -> TableDecoder:
+        """The decoder of the rows an export with `options` writes."""
+        return self.decoder(
+            options.type_mapping,
+            op_column=options.emit_deletes,
+            commit_ts_column=options.with_commit_ts,
+        )
 
     @property
     def clustered(self) -> bool:
@@ -108,8 +124,20 @@ class Table:
 
 
 @functools.lru_cache(maxsize=4096)
-def decoder_for(table_info_json: bytes, type_mapping: TypeMapping) -> TableDecoder:
-    return TableDecoder(table_info_json, type_mapping=type_mapping)
+def decoder_for(
+    table_info_json: bytes,
+    type_mapping: TypeMapping,
+    op_column: bool = False,
+    commit_ts_column: bool = False,
+) -> TableDecoder:
+    if not (op_column or commit_ts_column):
+        return TableDecoder(table_info_json, type_mapping=type_mapping)
+    return TableDecoder(
+        table_info_json,
+        type_mapping=type_mapping,
+        op_column=op_column,
+        commit_ts_column=commit_ts_column,
+    )
 
 
 @functools.lru_cache(maxsize=1024)

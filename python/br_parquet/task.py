@@ -62,7 +62,12 @@ class ExportTask:
         """The schema of the Parquet file of `tables[idx]`."""
         if self.file_schemas is not None:
             return self.file_schemas[idx]
-        return self.tables[idx].decoder(self.options.type_mapping).arrow_schema()
+        return self.tables[idx].output_decoder(self.options).arrow_schema()
+
+    @property
+    def size(self) -> int:
+        """Bytes of its SST files."""
+        return self.sst.size
 
     @property
     def name(self) -> str:
@@ -84,7 +89,7 @@ class TaskResult:
     """Bytes of the SSTs fetched."""
 
 
-class _Clock:
+class Clock:
     def __init__(self) -> None:
         self.seconds: defaultdict[str, float] = defaultdict(float)
 
@@ -115,7 +120,7 @@ def run_task(task: ExportTask, workdir: str | None = None) -> TaskResult:
 def _run(task: ExportTask, tmp: Path) -> TaskResult:
     task_delay()
     task_gate()
-    clock = _Clock()
+    clock = Clock()
     source = shared_storage(task.input, task.options.storage)
     output = shared_storage(task.output, task.options.storage)
     started = time.monotonic()
@@ -134,7 +139,10 @@ def _run(task: ExportTask, tmp: Path) -> TaskResult:
         finally:
             for f in fetched:
                 f.close()
-        published = _publish(task, output, objects, clock)
+        default_name = task.sst.default.name if task.sst.default else None
+        published = publish_objects(
+            task.name, default_name, task.checkpoint, output, objects, clock
+        )
     finally:
         for _, local in objects:
             local.unlink(missing_ok=True)  # a staged file left by a failed publish
@@ -154,7 +162,7 @@ def _convert(
     tmp: Path,
     output: Storage,
     inputs: list[LocalSst],
-    clock: _Clock,
+    clock: Clock,
 ) -> tuple[list[tuple[WrittenObject, Path]], dict[str, int]]:
     """Decodes the SSTs into one complete local Parquet file per table with rows, and
     checks them (the SSTs' SHA-256, and with `--verify` their TiKV checksums)."""
@@ -168,7 +176,7 @@ def _convert(
     try:
         scan = SstScan(
             write.path,
-            [t.decoder(options.type_mapping) for t in task.tables],
+            [t.output_decoder(options) for t in task.tables],
             default_sst=default.path if default else None,
             name=task.name,
             default_name=task.sst.default.name if task.sst.default else None,
@@ -273,12 +281,18 @@ def _tables_of(task: ExportTask) -> str:
     return ", ".join(t.qualified_name for t in task.tables) or "(none selected)"
 
 
-def _publish(
-    task: ExportTask, output: Storage, objects: list[tuple[WrittenObject, Path]], clock: _Clock
+def publish_objects(
+    name: str,
+    default_name: str | None,
+    checkpoint: EntryWriter | None,
+    output: Storage,
+    objects: list[tuple[WrittenObject, Path]],
+    clock: Clock,
 ) -> list[WrittenObject]:
-    """Uploads (on local disk: renames into place) every object, each followed by its
-    checkpoint entry. Every object is complete before the first upload, so each entry
-    lists all objects of its task: a task is finished when all of them have entries."""
+    """Uploads (on local disk: renames into place) every object of task `name`, each
+    followed by its checkpoint entry. Every object is complete before the first upload, so
+    each entry lists all objects of its task: a task is finished when all of them have
+    entries."""
     published: list[WrittenObject] = []
     for written, local in objects:
         started = time.monotonic()
@@ -292,16 +306,15 @@ def _publish(
         obj = replace(written, finished_at=utc_now(), etag=uploaded["e_tag"])
         published.append(obj)
         started = clock.lap("upload", started)
-        if task.checkpoint is not None:
+        if checkpoint is not None:
             crash_point("before-entry")
-            task.checkpoint.record_object(output, obj)
+            checkpoint.record_object(output, obj)
             crash_point("after-entry")
             clock.lap("checkpoint", started)
-    if not objects and task.checkpoint is not None:
+    if not objects and checkpoint is not None:
         started = time.monotonic()
         crash_point("before-entry")
-        default = task.sst.default.name if task.sst.default else None
-        task.checkpoint.record_empty_task(output, task.name, default)
+        checkpoint.record_empty_task(output, name, default_name)
         crash_point("after-entry")
         clock.lap("checkpoint", started)
     return published

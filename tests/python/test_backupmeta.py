@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,13 @@ from br_parquet.errors import (
     ChecksumMismatchError,
     EncryptedMetaError,
     UnsupportedBackupError,
+    exit_code_of,
 )
 from br_parquet.proto import brpb_pb2 as brpb
 from br_parquet.storage import Storage
+from br_parquet.testing import DBInfo, table_info
+from br_parquet.testing.ddl import ACTION_TRUNCATE_TABLE, truncate_table_job
+from br_parquet.testing.schema import go_json
 
 KEY_0X42 = Cipher(AES256_CTR, b"\x42" * 32)
 TPCC_TABLES = {
@@ -428,3 +433,108 @@ def test_unknown_fields_are_reported(tmp_path: Path, caplog: pytest.LogCaptureFi
         meta = load_backupmeta(storage)
     assert isinstance(meta, BackupMeta)
     assert "[40]" in caplog.text
+
+
+# --- DDL jobs of incremental backups -----------------------------------------------------------
+
+
+def _truncate_job() -> dict[str, Any]:
+    old = table_info(100, "logs", [("id", "bigint primary key"), ("msg", "varchar(50)")])
+    new = replace(old, id=107)
+    return truncate_table_job(
+        108, DBInfo(1, "shop"), old.id, new, schema_version=61, start_ts=1000, finished_ts=1500
+    )
+
+
+@pytest.mark.parametrize("cipher", [None, KEY_0X42], ids=["plaintext", "aes256-ctr"])
+def test_v2_ddl_jobs_are_read_from_their_meta_files(tmp_path: Path, cipher: Cipher | None) -> None:
+    storage = Storage.from_url(str(tmp_path))
+    writer = _Writer(storage, cipher)
+    job = _truncate_job()
+    first = writer.child("ddl", brpb.MetaFile(ddls=[go_json(job)]))
+    second = writer.child("ddl", brpb.MetaFile(ddls=[b'{"id": 109, "type": 4, "table_id": 103}']))
+    # BR leaves `ddls` at `[]` in a v2 backupmeta; the jobs are in the index only.
+    meta = _base_meta(
+        version=1, start_version=50, ddl_indexes=brpb.MetaFile(meta_files=[first, second])
+    )
+    writer.backupmeta(meta)
+    loaded = load_backupmeta(storage, cipher=cipher)
+    assert loaded.ddls == [job, {"id": 109, "type": 4, "table_id": 103}]
+    truncate, drop = loaded.ddl_jobs
+    assert (truncate.id, truncate.type, truncate.table_id, truncate.schema_name) == (
+        108,
+        ACTION_TRUNCATE_TABLE,
+        100,
+        "shop",
+    )
+    assert truncate.table_info is not None and truncate.table_info["id"] == 107
+    assert (truncate.schema_version, truncate.finished_ts, truncate.state) == (61, 1500, 6)
+    assert truncate.query == "TRUNCATE TABLE `logs`"
+    assert (drop.type, drop.table_id, drop.table_info, drop.schema_version) == (4, 103, None, 0)
+    assert [(m.index, m.name) for m in loaded.meta_files] == [
+        ("ddl_indexes", first.name),
+        ("ddl_indexes", second.name),
+    ]
+
+
+def test_v1_ddls_hold_whole_jobs(tmp_path: Path) -> None:
+    storage = Storage.from_url(str(tmp_path))
+    job = _truncate_job()
+    storage.put_bytes("backupmeta", _base_meta(ddls=b"[" + go_json(job) + b"]").SerializeToString())
+    loaded = load_backupmeta(storage)
+    assert loaded.ddls == [job]
+    assert [(j.id, j.table_id) for j in loaded.ddl_jobs] == [(108, 100)]
+
+
+def test_damaged_ddl_meta_file(tmp_path: Path) -> None:
+    storage = Storage.from_url(str(tmp_path))
+    writer = _Writer(storage)
+    pointer = writer.child("ddl", brpb.MetaFile(ddls=[go_json(_truncate_job())]))
+    writer.backupmeta(_base_meta(version=1, ddl_indexes=brpb.MetaFile(meta_files=[pointer])))
+    _flip_byte(tmp_path / pointer.name, 40)
+    with pytest.raises(ChecksumMismatchError) as info:
+        load_backupmeta(storage)
+    assert info.value.name == pointer.name and pointer.name in str(info.value)
+    assert exit_code_of(info.value) == 3
+
+
+@pytest.mark.parametrize(
+    ("ddls", "reason"),
+    [
+        (b'{"id": 1}', r"DDL job #2 that is not valid JSON .*expected one model\.Job JSON object"),
+        (b"[1, 2]", r"DDL job #2 that is a JSON array; expected a model\.Job object"),
+        (b'{"id": "7", "type": 3}', r"DDL job #2 whose id is '7'; expected an integer"),
+        (b'{"id": 7, "query": 5}', r"DDL job #2 whose query is 5; expected a string"),
+        (
+            b'{"id": 7, "binlog": []}',
+            r"DDL job #2 whose binlog is a JSON array; expected an object",
+        ),
+        (b'{"type": 3}', r"DDL job #2 without an id"),
+    ],
+)
+def test_malformed_v2_ddl_job(tmp_path: Path, ddls: bytes, reason: str) -> None:
+    storage = Storage.from_url(str(tmp_path))
+    writer = _Writer(storage)
+    bad = ddls if ddls != b'{"id": 1}' else b'{"id": 1'
+    pointer = writer.child("ddl", brpb.MetaFile(ddls=[b'{"id": 1}', bad]))
+    writer.backupmeta(_base_meta(version=1, ddl_indexes=brpb.MetaFile(meta_files=[pointer])))
+    with pytest.raises(BackupMetaError, match=reason) as info:
+        load_backupmeta(storage)
+    assert info.value.path == pointer.name
+    assert exit_code_of(info.value) == 3
+
+
+@pytest.mark.parametrize(
+    ("ddls", "reason"),
+    [
+        (b"[{", r"ddls that are not valid JSON .*expected a JSON array of DDL jobs"),
+        (b'{"id": 1}', r"ddls that are a JSON object; expected a JSON array of DDL jobs"),
+        (b'[{"id": 1}, "drop"]', r"DDL job #2 that is a JSON string; expected a model\.Job"),
+    ],
+)
+def test_malformed_v1_ddls(tmp_path: Path, ddls: bytes, reason: str) -> None:
+    storage = Storage.from_url(str(tmp_path))
+    storage.put_bytes("backupmeta", _base_meta(ddls=ddls).SerializeToString())
+    with pytest.raises(BackupMetaError, match=reason) as info:
+        load_backupmeta(storage)
+    assert info.value.path == "backupmeta"

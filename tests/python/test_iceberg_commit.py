@@ -297,7 +297,10 @@ def test_sort_order_identifier_fields_and_snapshot_properties(
         schema = t.schema()
         assert [schema.find_field(i).name for i in schema.identifier_field_ids] == key, name
         order = t.sort_order()
-        assert [schema.find_field(f.source_id).name for f in order.fields] == ["_tidb_handle"]
+        assert [schema.find_field(f.source_id).name for f in order.fields] == [
+            "_tidb_table_id",
+            "_tidb_handle",
+        ]
         assert t.location().endswith(f"/out/iceberg/default/{ident(name).split('.')[1]}")
         (operation, props), *rest = snapshots(t)
         assert rest == [] and operation == "append"

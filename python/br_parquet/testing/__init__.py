@@ -16,7 +16,8 @@ Rust); only the SST container is written through `br_parquet._native`.
 Modules, one concept each: `codec` (varints, comparable numbers, memcomparable bytes),
 `mydecimal`, `mytime`, `jsoncodec`, `datum`, `rowcodec` (row v1/v2), `fieldtype` and
 `column_codec` (per-type value conventions), `keys`, `writecf`, `checksum`, `schema`
-(TableInfo/DBInfo JSON), `tablecodec` (rows → KVs), `sst`, `backup`.
+(TableInfo/DBInfo JSON), `tablecodec` (rows → KVs), `sst`, `backup`, `ddl` (DDL job
+JSON), `chain` (a full backup and its incrementals, with the expected table state).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ from .backup import (
     TableSpec,
     table,
     write_backup,
+)
+from .chain import (
+    ChainStep,
+    Key,
+    StepChanges,
+    chain_state,
+    sample_chain,
+    step_changes,
+    write_chain,
 )
 from .checksum import KvChecksum, crc64_xz
 from .fieldtype import ColumnFlag, FieldType, MysqlType, parse_field_type
@@ -67,6 +77,7 @@ __all__ = [
     "JSON_NULL",
     "BackupInfo",
     "BackupSpec",
+    "ChainStep",
     "ColumnFlag",
     "ColumnInfo",
     "DBInfo",
@@ -80,15 +91,18 @@ __all__ = [
     "JsonTime",
     "JsonTimestamp",
     "JsonUint64",
+    "Key",
     "KvChecksum",
     "MysqlTime",
     "MysqlType",
     "PartitionDef",
     "PartitionInfo",
     "RawEntry",
+    "StepChanges",
     "TableInfo",
     "TableSpec",
     "WriteType",
+    "chain_state",
     "column",
     "crc64_xz",
     "db_info",
@@ -98,8 +112,11 @@ __all__ = [
     "index",
     "native_available",
     "parse_field_type",
+    "sample_chain",
+    "step_changes",
     "table",
     "table_info",
     "table_info_from_json",
     "write_backup",
+    "write_chain",
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -183,6 +184,9 @@ class BackupSpec:
     br_version: str = DEFAULT_BR_VERSION
     store_id: int = 1
     seed: int | None = None
+    ddl_jobs: Sequence[bytes] = ()
+    """JSON `model.Job`s done in `(start_version, backup_ts]` (incremental backups only):
+    v1 joins them into the `ddls` array, v2 writes them to a `backupmeta.ddl.*` file."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,8 @@ class BackupInfo:
     tables: dict[str, TableInfo]
     meta_files: list[Path]
     table_checksums: dict[str, KvChecksum]
+    ddl_jobs: list[dict[str, Any]] = field(default_factory=list)
+    """The DDL jobs recorded, as parsed JSON."""
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,8 @@ def write_backup(root: Path, spec: BackupSpec) -> BackupInfo:
     start_ts = spec.start_ts if spec.start_ts is not None else commit_ts - 10
     if not start_ts < commit_ts <= spec.backup_ts:
         raise ValueError("need start_ts < commit_ts <= backup_ts")
+    if spec.ddl_jobs and spec.start_version == 0:
+        raise ValueError("only incremental backups record DDL jobs: set start_version")
     databases = _assign_ids(spec.databases, update_timestamp=start_ts - _ONE_SECOND_TS)
 
     (root / "backup.lock").write_bytes(BACKUP_LOCK_TEXT)
@@ -270,7 +278,8 @@ def write_backup(root: Path, spec: BackupSpec) -> BackupInfo:
     schemas = _schemas(databases, tables, checksums, spec)
     meta, meta_paths = _backupmeta(root, spec, [d.file for d in data_files], schemas)
     (root / "backupmeta").write_bytes(meta.SerializeToString())
-    return BackupInfo(root, meta, data_files, schemas, tables, meta_paths, checksums)
+    jobs = [json.loads(job) for job in spec.ddl_jobs]
+    return BackupInfo(root, meta, data_files, schemas, tables, meta_paths, checksums, jobs)
 
 
 def _assign_ids(
@@ -588,7 +597,8 @@ def _backupmeta(
         cluster_version=spec.cluster_version,
         start_version=spec.start_version,
         end_version=spec.backup_ts,
-        ddls=b"[]",
+        # BR starts from `[]`; a v1 incremental backup's jobs replace it, v2 leaves it.
+        ddls=b"[" + b",".join(spec.ddl_jobs) + b"]" if spec.meta_version == 1 else b"[]",
         br_version=spec.br_version,
         new_collations_enabled="True" if spec.new_collation else "False",
     )
@@ -610,6 +620,9 @@ def _backupmeta(
         paths.append(root / name)
         index().meta_files.add(name=name, sha256=hashlib.sha256(plain).digest(), size=len(plain))
 
+    # BR writes the DDL jobs first, then the data files, then the schemas.
+    if spec.ddl_jobs:
+        child("ddl", brpb_pb2.MetaFile(ddls=spec.ddl_jobs), lambda: meta.ddl_indexes)
     if files:
         child("datafile", brpb_pb2.MetaFile(data_files=files), lambda: meta.file_index)
     if schemas:

@@ -33,6 +33,7 @@ PUT, PUT_RAW, NON_PUT, INDEX, WRITE_VALUE, RAW_WRITE, RAW_DEFAULT, PUT_COMMON = 
 # Header flag bits.
 TYPED, KEY_RANGE, NO_DEFAULT_FILE = 0x01, 0x02, 0x08
 SECOND_TABLE, SMALL_BLOCKS, NO_CHECKSUMS, PROJECT = 0x01, 0x08, 0x10, 0x20
+CHANGE_COLUMNS, CLIP = 0x40, 0x80
 # Builtin tables of the target (flags bits 6-7).
 BUILTIN_WIDE, BUILTIN_CLUSTERED = 0x00, 0x40
 
@@ -41,8 +42,11 @@ def blob(data: bytes) -> bytes:
     return struct.pack("<H", len(data)) + data
 
 
-def header(json_text: bytes = b"", flags: int = 0, batch: int = 2, more: int = 0) -> bytes:
-    return bytes([flags, batch, more]) + blob(json_text)
+def header(
+    json_text: bytes = b"", flags: int = 0, batch: int = 2, more: int = 0, clip: bytes = b""
+) -> bytes:
+    """`clip`: the clip range's two handle bytes (with `more & CLIP`)."""
+    return bytes([flags, batch, more]) + clip + blob(json_text)
 
 
 def decode_memcomparable(encoded: bytes) -> bytes:
@@ -263,6 +267,9 @@ def synthetic_seeds() -> Iterator[bytes]:
                     entries += bytes([PUT_RAW]) + blob(entry.raw_key) + blob(entry.value)
             entries += bytes([NON_PUT]) + bytes([0]) + struct.pack("<q", 99) + bytes([0])
             yield header(json_text, flags, 1, more) + entries
+            # Tombstones, commit ts and a clip range from handle 2, unbounded.
+            more |= CHANGE_COLUMNS | CLIP
+            yield header(json_text, flags, 1, more, clip=bytes([2, 0x80])) + entries
         # With a row checksum trailer.
         kv = encode_row(info, rows[0], rowid=1, row_checksum=True)
         yield header(json_text, batch=0) + bytes([PUT_RAW]) + blob(kv.raw_key) + blob(kv.value)

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, Int64Builder};
+use arrow_array::builder::{BinaryBuilder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 
 use crate::checksum::KvChecksum;
@@ -15,7 +15,7 @@ use crate::keys::{self, Handle, RawKey};
 use crate::number::{write_compact_i64, write_compact_u64};
 use crate::row_v1::{self, RowV1};
 use crate::row_v2::{Cursor, Lookup, RowV2};
-use crate::schema::{HandleKind, MissingRule, OutputField, TableSchema};
+use crate::schema::{HandleKind, MissingRule, OutputField, TableSchema, OP_DELETE, OP_PUT};
 use crate::slot::{datum_to_slot, default_to_slot};
 use crate::sst::{SstEntries, SstError, SstReader};
 use crate::write_cf::{WriteRecord, WriteType};
@@ -25,14 +25,18 @@ use crate::write_cf::{WriteRecord, WriteType};
 pub struct ScanStats {
     /// Entries read from the write-CF file.
     pub write_kvs: u64,
-    /// Rows emitted.
+    /// Rows emitted, tombstones included.
     pub rows: u64,
     /// Index entries skipped (never decoded as rows).
     pub index_kvs: u64,
     /// Record entries of tables that were not selected.
     pub unselected_kvs: u64,
-    /// Delete records (incremental backups).
+    /// Delete records (incremental backups), whether emitted as tombstones
+    /// or skipped.
     pub deletes: u64,
+    /// Delete records emitted as tombstone rows (tables with
+    /// `ChangeColumns::op`); also counted in `rows` and `deletes`.
+    pub delete_rows: u64,
     /// Lock and Rollback records (never in a backup; counted if seen).
     pub locks_and_rollbacks: u64,
     /// Row values read from the default-CF file.
@@ -42,6 +46,9 @@ pub struct ScanStats {
     /// Record entries of selected tables skipped, whatever their write type,
     /// because the handle is outside `ScanOptions::handle_range`.
     pub out_of_range: u64,
+    /// Entries skipped, whatever their key, because their raw key is outside
+    /// the scan's clip range (`SstScan::with_clip_range`).
+    pub clipped: u64,
 }
 
 /// A decode failure with the SST, key and column it happened at.
@@ -123,6 +130,8 @@ struct TableBatch {
     schema: Arc<TableSchema>,
     table_ids: Option<Int64Builder>,
     handles: Option<HandleBuilder>,
+    ops: Option<StringBuilder>,
+    commit_ts: Option<Int64Builder>,
     columns: Vec<ColumnBuilder>,
     rows: usize,
 }
@@ -141,6 +150,12 @@ impl TableBatch {
                     HandleBuilder::Common(BinaryBuilder::with_capacity(capacity, capacity * 16))
                 }
             });
+        let ops = layout
+            .contains(&OutputField::Op)
+            .then(|| StringBuilder::with_capacity(capacity, capacity * OP_DELETE.len()));
+        let commit_ts = layout
+            .contains(&OutputField::CommitTs)
+            .then(|| Int64Builder::with_capacity(capacity));
         let columns = schema
             .columns
             .iter()
@@ -149,6 +164,8 @@ impl TableBatch {
         Self {
             table_ids,
             handles,
+            ops,
+            commit_ts,
             columns,
             rows: 0,
             schema,
@@ -163,6 +180,14 @@ impl TableBatch {
                 (OutputField::TableId, Some(b), _) => Arc::new(b.finish()),
                 (OutputField::Handle, _, Some(HandleBuilder::Int(b))) => Arc::new(b.finish()),
                 (OutputField::Handle, _, Some(HandleBuilder::Common(b))) => Arc::new(b.finish()),
+                (OutputField::Op, _, _) => match self.ops.as_mut() {
+                    Some(b) => Arc::new(b.finish()),
+                    None => return Err(format!("no builder for output field {field:?}")),
+                },
+                (OutputField::CommitTs, _, _) => match self.commit_ts.as_mut() {
+                    Some(b) => Arc::new(b.finish()),
+                    None => return Err(format!("no builder for output field {field:?}")),
+                },
                 (OutputField::Column(i), _, _) => self.columns[*i].finish(),
                 (field, _, _) => return Err(format!("no builder for output field {field:?}")),
             });
@@ -255,6 +280,8 @@ pub struct SstScan {
     checksums: Option<FileChecksums>,
     /// `Some` when keys are checked against their file's range.
     key_range: Option<KeyRange>,
+    /// `Some` when only keys in this range are decoded.
+    clip_range: Option<KeyRange>,
     /// Rows emitted per table (index into `tables`).
     table_rows: Vec<u64>,
     tables: Vec<TableState>,
@@ -333,6 +360,7 @@ impl SstScan {
             default,
             checksums: None,
             key_range: None,
+            clip_range: None,
             table_rows,
             tables: states,
             by_physical_id,
@@ -364,6 +392,15 @@ impl SstScan {
     /// default): a key outside it is an error, not a row of another table.
     pub fn with_key_range(mut self, range: KeyRange) -> Self {
         self.key_range = Some(range);
+        self
+    }
+
+    /// Decodes only entries whose raw key lies in `range` (off by default);
+    /// the others are skipped, whatever their key, and counted in
+    /// `ScanStats::clipped`. Checksums still cover them. Independent of
+    /// `with_key_range`: several scans can read disjoint parts of one file.
+    pub fn with_clip_range(mut self, range: KeyRange) -> Self {
+        self.clip_range = Some(range);
         self
     }
 
@@ -433,6 +470,7 @@ impl SstScan {
             default,
             checksums,
             key_range,
+            clip_range,
             table_rows,
             tables,
             by_physical_id,
@@ -490,8 +528,15 @@ impl SstScan {
                 ));
             }
         }
+        let clipped = clip_range
+            .as_ref()
+            .is_some_and(|r| !r.contains(decoded.raw, decoded.keyspace));
         // Where the row goes if it is decoded; the stats count the others.
         let target = match decoded.kind {
+            _ if clipped => {
+                stats.clipped += 1;
+                None
+            }
             RawKey::Record { table_id, handle } => match by_physical_id.get(&table_id) {
                 None => {
                     stats.unselected_kvs += 1;
@@ -537,12 +582,12 @@ impl SstScan {
                 )),
             )
         })?;
-        let row: &[u8] = match (record.write_type, record.short_value) {
+        let row: Option<&[u8]> = match (record.write_type, record.short_value) {
             (WriteType::Put, Some(v)) => {
                 if let Some(sums) = checksums.as_mut() {
                     sums.write.update(decoded.raw, v);
                 }
-                v
+                Some(v)
             }
             (WriteType::Put, None) => {
                 let Some((entries, default_name)) = default.as_mut() else {
@@ -586,20 +631,24 @@ impl SstScan {
                 if target.is_some() {
                     stats.default_cf_values += 1;
                 }
-                v
+                Some(v)
             }
             (write_type, _) => {
                 if let Some(sums) = checksums.as_mut() {
                     sums.write.update(decoded.raw, b"");
                 }
-                if target.is_some() {
-                    if write_type == WriteType::Delete {
-                        stats.deletes += 1;
-                    } else {
-                        stats.locks_and_rollbacks += 1;
-                    }
+                let Some((idx, _, _)) = target else {
+                    return Ok(None);
+                };
+                if write_type != WriteType::Delete {
+                    stats.locks_and_rollbacks += 1;
+                    return Ok(None);
                 }
-                return Ok(None);
+                stats.deletes += 1;
+                if !tables[idx].schema.change.op {
+                    return Ok(None);
+                }
+                None // a tombstone row
             }
         };
         let Some((idx, table_id, handle)) = target else {
@@ -609,16 +658,20 @@ impl SstScan {
         let batch = table
             .batch
             .get_or_insert_with(|| TableBatch::new(Arc::clone(&table.schema), options.batch_rows));
-        append_row(
-            batch,
-            &table.defaults,
+        let key_columns = KeyColumns {
             table_id,
             handle,
-            row,
-            values,
-            scratch,
-        )
+            commit_ts: decoded.ts,
+            deleted: row.is_none(),
+        };
+        match row {
+            Some(row) => append_row(batch, &table.defaults, key_columns, row, values, scratch),
+            None => append_tombstone(batch, key_columns),
+        }
         .map_err(|(col, e)| key_err(col, e))?;
+        if row.is_none() {
+            stats.delete_rows += 1;
+        }
         stats.rows += 1;
         table_rows[idx] += 1;
         if batch.rows >= options.batch_rows {
@@ -641,8 +694,7 @@ enum RowView<'a> {
 fn append_row(
     batch: &mut TableBatch,
     defaults: &[Option<Result<Vec<u8>, CodecError>>],
-    table_id: i64,
-    handle: Handle<'_>,
+    key: KeyColumns<'_>,
     row: &[u8],
     values: &mut ValueStats,
     scratch: &mut Vec<u8>,
@@ -662,34 +714,8 @@ fn append_row(
     } else {
         RowView::V2(RowV2::parse(row).map_err(whole)?)
     };
-    if !matches!(
-        (batch.schema.handle, handle),
-        (HandleKind::Int, Handle::Int(_)) | (HandleKind::Common, Handle::Common(_))
-    ) {
-        return Err((
-            None,
-            ScanErrorKind::Message(match batch.schema.handle {
-                HandleKind::Int => format!(
-                    "the key has a clustered (common) handle, but table {} has integer \
-                     handles; expected 8 handle bytes after _r",
-                    batch.schema.name
-                ),
-                HandleKind::Common => format!(
-                    "the key has an integer handle, but table {} is clustered; expected \
-                     the primary key's datums after _r",
-                    batch.schema.name
-                ),
-            }),
-        ));
-    }
-    match (&mut batch.handles, handle) {
-        (Some(HandleBuilder::Int(b)), Handle::Int(h)) => b.append_value(h),
-        (Some(HandleBuilder::Common(b)), Handle::Common(h)) => b.append_value(h),
-        _ => {} // `_tidb_handle` is not output
-    }
-    if let Some(b) = &mut batch.table_ids {
-        b.append_value(table_id);
-    }
+    append_key_columns(batch, key)?;
+    let handle = key.handle;
     let mut cursor = Cursor::default();
     for (i, (col, spec)) in batch
         .columns
@@ -775,6 +801,80 @@ fn append_row(
                 )));
             }
         }
+    }
+    batch.rows += 1;
+    Ok(())
+}
+
+/// What a row's pseudo and change columns hold: facts of its write-CF key
+/// and record.
+#[derive(Clone, Copy)]
+struct KeyColumns<'a> {
+    table_id: i64,
+    handle: Handle<'a>,
+    /// The ts of the write-CF key.
+    commit_ts: u64,
+    /// A tombstone of a Delete record.
+    deleted: bool,
+}
+
+/// Appends the pseudo and change columns of a row (those the layout
+/// outputs), after checking that the key's handle is of the table's kind.
+fn append_key_columns(batch: &mut TableBatch, key: KeyColumns<'_>) -> Result<(), RowError> {
+    if !matches!(
+        (batch.schema.handle, key.handle),
+        (HandleKind::Int, Handle::Int(_)) | (HandleKind::Common, Handle::Common(_))
+    ) {
+        return Err((
+            None,
+            ScanErrorKind::Message(match batch.schema.handle {
+                HandleKind::Int => format!(
+                    "the key has a clustered (common) handle, but table {} has integer \
+                     handles; expected 8 handle bytes after _r",
+                    batch.schema.name
+                ),
+                HandleKind::Common => format!(
+                    "the key has an integer handle, but table {} is clustered; expected \
+                     the primary key's datums after _r",
+                    batch.schema.name
+                ),
+            }),
+        ));
+    }
+    if let Some(b) = &mut batch.commit_ts {
+        // TSOs are far below 2^63; a larger ts is a corrupt key.
+        let ts = i64::try_from(key.commit_ts).map_err(|_| {
+            (
+                None,
+                ScanErrorKind::Message(format!(
+                    "commit ts {} of the key does not fit _tidb_commit_ts (int64); \
+                     expected a TSO below 2^63",
+                    key.commit_ts
+                )),
+            )
+        })?;
+        b.append_value(ts);
+    }
+    match (&mut batch.handles, key.handle) {
+        (Some(HandleBuilder::Int(b)), Handle::Int(h)) => b.append_value(h),
+        (Some(HandleBuilder::Common(b)), Handle::Common(h)) => b.append_value(h),
+        _ => {} // `_tidb_handle` is not output
+    }
+    if let Some(b) = &mut batch.table_ids {
+        b.append_value(key.table_id);
+    }
+    if let Some(b) = &mut batch.ops {
+        b.append_value(if key.deleted { OP_DELETE } else { OP_PUT });
+    }
+    Ok(())
+}
+
+/// A Delete record's row: its key columns, NULL in every table column (all
+/// nullable when the schema has `ChangeColumns::op`).
+fn append_tombstone(batch: &mut TableBatch, key: KeyColumns<'_>) -> Result<(), RowError> {
+    append_key_columns(batch, key)?;
+    for col in &mut batch.columns {
+        col.append_null();
     }
     batch.rows += 1;
     Ok(())

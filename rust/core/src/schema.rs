@@ -216,8 +216,24 @@ pub enum OutputField {
     TableId,
     /// `_tidb_handle`: the key's handle.
     Handle,
+    /// `_tidb_op`: `put` or `delete` (`ChangeColumns::op`).
+    Op,
+    /// `_tidb_commit_ts`: the write record's commit ts (`ChangeColumns::commit_ts`).
+    CommitTs,
     /// `TableSchema::columns[i]`.
     Column(usize),
+}
+
+/// The change columns of a table's output, for incremental backups and
+/// chains; both off by default.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeColumns {
+    /// Output `_tidb_op` and turn Delete records into tombstone rows (the
+    /// key columns set, every table column NULL); every table column is
+    /// then nullable.
+    pub op: bool,
+    /// Output `_tidb_commit_ts`, the commit ts of each row's write record.
+    pub commit_ts: bool,
 }
 
 /// Everything the decoder needs about one table.
@@ -231,6 +247,8 @@ pub struct TableSchema {
     /// order, or only the projected ones in the requested order.
     pub columns: Vec<ColumnSpec>,
     pub mapping: TypeMapping,
+    /// Kept by `project`; `op` also decides whether scans emit tombstones.
+    pub change: ChangeColumns,
     layout: Vec<OutputField>,
     arrow: SchemaRef,
 }
@@ -280,6 +298,12 @@ impl std::error::Error for SchemaError {}
 /// layout).
 pub const TABLE_ID_COLUMN: &str = "_tidb_table_id";
 pub const HANDLE_COLUMN: &str = "_tidb_handle";
+/// Names of the change columns, after the key's in the default layout.
+pub const OP_COLUMN: &str = "_tidb_op";
+pub const COMMIT_TS_COLUMN: &str = "_tidb_commit_ts";
+/// `_tidb_op` values.
+pub const OP_PUT: &str = "put";
+pub const OP_DELETE: &str = "delete";
 
 impl TableSchema {
     pub fn from_json(json: &[u8], mapping: TypeMapping) -> Result<Self, SchemaError> {
@@ -370,19 +394,45 @@ impl TableSchema {
                 missing,
             });
         }
-        let layout: Vec<OutputField> = [OutputField::TableId, OutputField::Handle]
-            .into_iter()
-            .chain((0..columns.len()).map(OutputField::Column))
-            .collect();
+        let change = ChangeColumns::default();
+        let layout = default_layout(change, columns.len());
         Ok(Self {
             table_id: info.id,
             name: table,
             physical_ids: info.physical_ids(),
             handle,
-            arrow: build_arrow_schema(handle, &columns, &layout),
+            arrow: build_arrow_schema(handle, change, &columns, &layout),
             columns,
             mapping,
+            change,
             layout,
+        })
+    }
+
+    /// This table with the change columns `change`, in the default layout:
+    /// `_tidb_table_id`, `_tidb_handle`, then `_tidb_op` and
+    /// `_tidb_commit_ts` when on, then every column of `columns`. Refused
+    /// when a table column already has a change column's name.
+    pub fn with_change_columns(self, change: ChangeColumns) -> Result<Self, SchemaError> {
+        for (on, name) in [(change.op, OP_COLUMN), (change.commit_ts, COMMIT_TS_COLUMN)] {
+            if on && self.columns.iter().any(|c| c.name == name) {
+                return Err(SchemaError {
+                    table: self.name.clone(),
+                    table_id: Some(self.table_id),
+                    column: Some(name.to_owned()),
+                    reason: format!(
+                        "the table has a column named like the change column {name}; \
+                         expected no table column of that name"
+                    ),
+                });
+            }
+        }
+        let layout = default_layout(change, self.columns.len());
+        Ok(Self {
+            arrow: build_arrow_schema(self.handle, change, &self.columns, &layout),
+            change,
+            layout,
+            ..self
         })
     }
 
@@ -398,8 +448,9 @@ impl TableSchema {
     }
 
     /// This table restricted to the output columns `names`, in that order.
-    /// The pseudo columns `_tidb_table_id` and `_tidb_handle` are output only
-    /// when named; columns not named are dropped, so scans never decode them.
+    /// The pseudo columns `_tidb_table_id` and `_tidb_handle` (and the change
+    /// columns that are on) are output only when named; columns not named are
+    /// dropped, so scans never decode them. The change options are kept.
     pub fn project(&self, names: &[&str]) -> Result<TableSchema, SchemaError> {
         let invalid = |reason: String| SchemaError {
             table: self.name.clone(),
@@ -419,10 +470,14 @@ impl TableSchema {
             layout.push(match name {
                 TABLE_ID_COLUMN => OutputField::TableId,
                 HANDLE_COLUMN => OutputField::Handle,
+                OP_COLUMN if self.change.op => OutputField::Op,
+                COMMIT_TS_COLUMN if self.change.commit_ts => OutputField::CommitTs,
                 _ => {
                     let Some(col) = self.columns.iter().find(|c| c.name == name) else {
                         let available: Vec<&str> = [TABLE_ID_COLUMN, HANDLE_COLUMN]
                             .into_iter()
+                            .chain(self.change.op.then_some(OP_COLUMN))
+                            .chain(self.change.commit_ts.then_some(COMMIT_TS_COLUMN))
                             .chain(self.columns.iter().map(|c| c.name.as_str()))
                             .collect();
                         return Err(invalid(format!(
@@ -440,9 +495,10 @@ impl TableSchema {
             name: self.name.clone(),
             physical_ids: self.physical_ids.clone(),
             handle: self.handle,
-            arrow: build_arrow_schema(self.handle, &columns, &layout),
+            arrow: build_arrow_schema(self.handle, self.change, &columns, &layout),
             columns,
             mapping: self.mapping,
+            change: self.change,
             layout,
         })
     }
@@ -575,8 +631,19 @@ fn check_columns(info: &TableInfo) -> Result<(), SchemaError> {
     Ok(())
 }
 
+/// The key's pseudo columns, the change columns that are on, every column.
+fn default_layout(change: ChangeColumns, columns: usize) -> Vec<OutputField> {
+    [OutputField::TableId, OutputField::Handle]
+        .into_iter()
+        .chain(change.op.then_some(OutputField::Op))
+        .chain(change.commit_ts.then_some(OutputField::CommitTs))
+        .chain((0..columns).map(OutputField::Column))
+        .collect()
+}
+
 fn build_arrow_schema(
     handle: HandleKind,
+    change: ChangeColumns,
     columns: &[ColumnSpec],
     layout: &[OutputField],
 ) -> SchemaRef {
@@ -592,9 +659,12 @@ fn build_arrow_schema(
                 },
                 false,
             ),
+            OutputField::Op => Field::new(OP_COLUMN, DataType::Utf8, false),
+            OutputField::CommitTs => Field::new(COMMIT_TS_COLUMN, DataType::Int64, false),
             OutputField::Column(i) => {
                 let c = &columns[i];
-                Field::new(&c.name, c.kind.data_type(), c.nullable)
+                // A tombstone row has NULL in every table column.
+                Field::new(&c.name, c.kind.data_type(), c.nullable || change.op)
             }
         })
         .collect();

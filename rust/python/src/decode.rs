@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use br_parquet_core::scan::{self, HandleRange, KeyRange, ScanOptions};
-use br_parquet_core::schema::{HandleKind, TableSchema, TypeMapping};
+use br_parquet_core::schema::{ChangeColumns, HandleKind, TableSchema, TypeMapping};
 use br_parquet_core::sst;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -31,13 +31,25 @@ pub struct TableDecoder {
 #[pymethods]
 impl TableDecoder {
     #[new]
-    fn new(table_info_json: &[u8], type_mapping: &str) -> PyResult<Self> {
+    #[pyo3(signature = (table_info_json, type_mapping, *, op_column = false, commit_ts_column = false))]
+    fn new(
+        table_info_json: &[u8],
+        type_mapping: &str,
+        op_column: bool,
+        commit_ts_column: bool,
+    ) -> PyResult<Self> {
         let mapping = TypeMapping::parse(type_mapping).ok_or_else(|| {
             PyValueError::new_err(format!(
                 "type mapping must be compat or typed, got {type_mapping:?}"
             ))
         })?;
-        let schema = TableSchema::from_json(table_info_json, mapping).map_err(schema_error)?;
+        let change = ChangeColumns {
+            op: op_column,
+            commit_ts: commit_ts_column,
+        };
+        let schema = TableSchema::from_json(table_info_json, mapping)
+            .and_then(|s| s.with_change_columns(change))
+            .map_err(schema_error)?;
         let schema = Arc::new(schema);
         Ok(Self {
             table: Arc::clone(&schema),
@@ -63,6 +75,18 @@ impl TableDecoder {
     #[getter]
     fn column_names(&self) -> Vec<String> {
         self.table.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Whether batches may hold `_tidb_op` and Delete records become tombstone rows.
+    #[getter]
+    fn op_column(&self) -> bool {
+        self.table.change.op
+    }
+
+    /// Whether batches may hold `_tidb_commit_ts`.
+    #[getter]
+    fn commit_ts_column(&self) -> bool {
+        self.table.change.commit_ts
     }
 
     /// Whether rows are keyed by a clustered (common) handle.
@@ -120,7 +144,7 @@ pub struct SstScan {
 impl SstScan {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (write_sst, tables, *, batch_rows, default_sst = None, name = None, default_name = None, key_range = None, handle_range = None, checksums = false))]
+    #[pyo3(signature = (write_sst, tables, *, batch_rows, default_sst = None, name = None, default_name = None, key_range = None, handle_range = None, checksums = false, clip_range = None))]
     fn new(
         py: Python<'_>,
         write_sst: PathBuf,
@@ -132,6 +156,7 @@ impl SstScan {
         key_range: Option<(Vec<u8>, Vec<u8>)>,
         handle_range: Option<(Option<i64>, Option<i64>)>,
         checksums: bool,
+        clip_range: Option<(Vec<u8>, Vec<u8>)>,
     ) -> PyResult<Self> {
         let schemas: Vec<Arc<TableSchema>> = tables.iter().map(|t| Arc::clone(&t.schema)).collect();
         let name = name.unwrap_or_else(|| write_sst.display().to_string());
@@ -148,14 +173,17 @@ impl SstScan {
                 batch_rows,
                 handle_range: handle_range.map(|(lo, hi)| HandleRange { lo, hi }),
             };
-            let scan = scan::SstScan::open(&name, &write, default.as_ref(), schemas, options)
+            let mut scan = scan::SstScan::open(&name, &write, default.as_ref(), schemas, options)
                 .map_err(scan_error)?
                 .with_checksums(checksums)
                 .with_default_name(&default_name);
-            Ok(match key_range {
-                Some((start, end)) => scan.with_key_range(KeyRange { start, end }),
-                None => scan,
-            })
+            if let Some((start, end)) = key_range {
+                scan = scan.with_key_range(KeyRange { start, end });
+            }
+            if let Some((start, end)) = clip_range {
+                scan = scan.with_clip_range(KeyRange { start, end });
+            }
+            Ok(scan)
         })?;
         Ok(Self {
             inner: Mutex::new(inner),
@@ -203,10 +231,12 @@ impl SstScan {
         d.set_item("index_kvs", s.index_kvs)?;
         d.set_item("unselected_kvs", s.unselected_kvs)?;
         d.set_item("deletes", s.deletes)?;
+        d.set_item("delete_rows", s.delete_rows)?;
         d.set_item("locks_and_rollbacks", s.locks_and_rollbacks)?;
         d.set_item("default_cf_values", s.default_cf_values)?;
         d.set_item("zero_dates_nulled", s.zero_dates_nulled)?;
         d.set_item("out_of_range", s.out_of_range)?;
+        d.set_item("clipped", s.clipped)?;
         Ok(d)
     }
 }

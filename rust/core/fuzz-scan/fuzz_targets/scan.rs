@@ -10,8 +10,10 @@
 //!              bit3 no default-CF file, bits4-5 compression, bits6-7 builtin table
 //! batch u8     rows per batch (0: 8192)
 //! more u8      bit0 builtin table as a second table, bits1-2 format_version 2..=5,
-//!              bit3 256-byte blocks, bit4 checksums off, bit5 project columns
+//!              bit3 256-byte blocks, bit4 checksums off, bit5 project columns,
+//!              bit6 change columns (`_tidb_op`, `_tidb_commit_ts`), bit7 clip range
 //! [lo i8 hi i8]            only with the handle range
+//! [lo i8 hi i8]            only with the clip range: first table's handles, hi -128 unbounded
 //! json blob    TableInfo JSON; a builtin table when empty or invalid
 //! entries      op u8 + fields, until the input ends (at most MAX_ENTRIES)
 //! ```
@@ -22,11 +24,12 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use arrow_array::cast::AsArray;
 use arrow_array::RecordBatch;
 use br_parquet_core::keys::{encode_key, encode_record_key_int, DataPrefix};
 use br_parquet_core::number::i64_to_cmp;
 use br_parquet_core::scan::{HandleRange, KeyRange, ScanOptions, SstScan};
-use br_parquet_core::schema::{TableSchema, TypeMapping};
+use br_parquet_core::schema::{ChangeColumns, TableSchema, TypeMapping};
 use br_parquet_core::sst::{write_sst, SstCompression, SstReader, SstWriteOptions};
 use br_parquet_core::write_cf::{WriteRecord, WriteType};
 use libfuzzer_sys::fuzz_target;
@@ -337,6 +340,15 @@ fn run(data: &[u8]) {
         lo: Some(i64::from(input.u8().unwrap_or(0) as i8)),
         hi: Some(i64::from(input.u8().unwrap_or(0) as i8)),
     });
+    let clip = (more & 0x80 != 0).then(|| {
+        let lo = input.u8().unwrap_or(0) as i8;
+        let hi = input.u8().unwrap_or(0) as i8;
+        (i64::from(lo), (hi != i8::MIN).then_some(i64::from(hi)))
+    });
+    let change = ChangeColumns {
+        op: more & 0x40 != 0,
+        commit_ts: more & 0x40 != 0,
+    };
     let mapping = if flags & 1 == 0 {
         TypeMapping::Compat
     } else {
@@ -351,6 +363,13 @@ fn run(data: &[u8]) {
                 .expect("builtin tables are valid")
         }
     };
+    let schema = match schema.clone().with_change_columns(change) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = e.to_string();
+            schema
+        }
+    };
     let schema = if more & 0x20 != 0 {
         // Every other column, backwards, with the pseudo columns.
         let mut names: Vec<&str> = schema
@@ -361,6 +380,9 @@ fn run(data: &[u8]) {
             .map(|c| c.name.as_str())
             .collect();
         names.push("_tidb_handle");
+        if change.op {
+            names.push("_tidb_op");
+        }
         match schema.project(&names) {
             Ok(p) => p,
             Err(_) => schema,
@@ -371,6 +393,7 @@ fn run(data: &[u8]) {
     let mut tables = vec![Arc::new(schema)];
     if more & 1 != 0 {
         let second = TableSchema::from_json(builtin_json((flags >> 6) + 1).as_bytes(), mapping)
+            .and_then(|s| s.with_change_columns(change))
             .expect("builtin tables are valid");
         tables.push(Arc::new(second));
     }
@@ -432,6 +455,17 @@ fn run(data: &[u8]) {
         });
     }
 
+    if let Some((lo, hi)) = clip {
+        let first = tables[0].physical_ids[0];
+        let mut start = Vec::new();
+        encode_record_key_int(first, lo, &mut start);
+        let mut end = Vec::new();
+        if let Some(hi) = hi {
+            encode_record_key_int(first, hi, &mut end);
+        }
+        scan = scan.with_clip_range(KeyRange { start, end });
+    }
+
     let mut rows = 0u64;
     let mut rows_per_table = vec![0u64; tables.len()];
     let result = loop {
@@ -452,11 +486,21 @@ fn run(data: &[u8]) {
     }
     let written = write.len() as u64;
     assert!(stats.write_kvs <= written, "{stats:?} > {written} entries");
+    assert!(stats.delete_rows <= stats.deletes, "{stats:?}");
+    assert!(stats.delete_rows <= stats.rows, "{stats:?}");
+    if !tables.iter().any(|t| t.change.op) {
+        assert_eq!(stats.delete_rows, 0, "{stats:?}");
+    }
+    if clip.is_none() {
+        assert_eq!(stats.clipped, 0, "{stats:?}");
+    }
+    // Tombstones are in `rows` and in `deletes`.
     let skipped = stats.index_kvs
         + stats.unselected_kvs
-        + stats.deletes
+        + (stats.deletes - stats.delete_rows)
         + stats.locks_and_rollbacks
-        + stats.out_of_range;
+        + stats.out_of_range
+        + stats.clipped;
     assert!(
         stats.rows + skipped <= stats.write_kvs,
         "more outcomes than entries: {stats:?}"
@@ -491,6 +535,10 @@ fn check_batch(batch: &RecordBatch, schema: &TableSchema, batch_rows: usize) {
             .to_data()
             .validate_full()
             .expect("the scan builds valid Arrow arrays");
+    }
+    if let Some(ops) = batch.column_by_name("_tidb_op") {
+        let ops = ops.as_string::<i32>();
+        assert!(ops.iter().all(|o| matches!(o, Some("put" | "delete"))));
     }
 }
 
