@@ -11,6 +11,9 @@ folders starting with `_` when they read the Parquet objects beside it):
   `WrittenObject` (object path, source SSTs, database, table, table ID, row count, byte
   size, SHA-256, the ETag the store gave it, finished time, and the paths of every object
   of the same SST task).
+  With `--target-file-size` an object holds a group of SSTs (`{first}__{last}.parquet`),
+  its entry records the group, and each object is a unit of its own: its table's task
+  resumes after the last file of the table found here (`grouped_files`).
 - `entries/_empty_tasks/{sst_stem}.json`: one entry per SST task that produced no object
   (all its records deletes, or rows of tables outside the selection), so that a resumed
   run does not download and decode it again.
@@ -123,6 +126,7 @@ _SETTING_LABELS: dict[str, str] = {
     "type_mapping": "--type-mapping",
     "change_columns": "the change columns (--emit-deletes, --with-commit-ts)",
     "file_schemas": "the Iceberg field IDs of the files (--iceberg-catalog and its tables)",
+    "target_file_size": "--target-file-size",
 }
 
 _T = TypeVar("_T")
@@ -151,6 +155,8 @@ class CheckpointConfig:
     file_schemas: str | None = None
     """Digest of the Iceberg field IDs written into the files (`--iceberg-catalog`), None
     without a catalog: files of one table must all carry the same IDs."""
+    target_file_size: int | None = None
+    """`--target-file-size` in bytes, None for one file per SST."""
 
     @classmethod
     def for_export(
@@ -164,6 +170,7 @@ class CheckpointConfig:
         type_mapping: str,
         file_schemas: str | None = None,
         change_columns: Sequence[str] = (),
+        target_file_size: int | None = None,
     ) -> CheckpointConfig:
         """The config of an export of `meta` that selects tables with filter `rules` (after
         `@file` expansion, as the filter applied them: editing a filter file counts as a
@@ -179,11 +186,13 @@ class CheckpointConfig:
             type_mapping=type_mapping,
             file_schemas=file_schemas,
             change_columns=tuple(change_columns),
+            target_file_size=target_file_size,
         )
 
     def settings(self) -> dict[str, Any]:
-        """The settings as JSON values, keyed by field name (`file_schemas` only when
-        set, so that checkpoints written without a catalog keep their hash)."""
+        """The settings as JSON values, keyed by field name (`file_schemas`,
+        `change_columns` and `target_file_size` only when set, so that checkpoints written
+        without them keep their hash)."""
         settings: dict[str, Any] = {
             "backupmeta_sha256": self.backupmeta_sha256,
             "start_version": self.start_version,
@@ -198,6 +207,8 @@ class CheckpointConfig:
             settings["change_columns"] = list(self.change_columns)
         if self.file_schemas is not None:
             settings["file_schemas"] = self.file_schemas
+        if self.target_file_size is not None:
+            settings["target_file_size"] = self.target_file_size
         return settings
 
     @property
@@ -217,6 +228,10 @@ class CheckpointConfig:
             if key == "file_schemas":
                 none = "none (no catalog)"
                 changes.append(f"{label} were {before or none}, now {now or none}")
+            elif key == "target_file_size":
+                one = "none (one file per SST)"
+                was, is_now = _show(before) if before else one, _show(now) if now else one
+                changes.append(f"{label} was {was}, now {is_now}")
             elif key not in recorded:
                 changes.append(f"{label} is not recorded in the checkpoint, now {_show(now)}")
             elif key not in current:
@@ -579,6 +594,7 @@ class Checkpoint:
         self.status = CheckpointStatus()
         self.compactor: Compactor | None = None
         self._reusable: dict[str, tuple[WrittenObject, ...]] = {}
+        self._grouped: defaultdict[int, dict[str, WrittenObject]] = defaultdict(dict)
 
     # --- opening ------------------------------------------------------------------------
 
@@ -924,7 +940,9 @@ class Checkpoint:
         empty_tasks: set[str] = set()
         for entry in entries.values():
             if isinstance(entry, WrittenObject):
-                objects[entry.source_sst].append(entry)
+                # A grouped file is a unit of its own: its table's task resumes after
+                # the last file it finds recorded (see `grouped_files`).
+                objects[entry.path if entry.grouped else entry.source_sst].append(entry)
             else:
                 empty_tasks.add(entry.source_sst)
         candidates: dict[str, list[WrittenObject]] = {}
@@ -957,6 +975,10 @@ class Checkpoint:
                     refreshed.append(e)
                 reused.append(e)
             self._reusable[task] = tuple(reused)
+        for found in self._reusable.values():
+            for e in found:
+                if e.group_first is not None:
+                    self._grouped[e.table_id][e.group_first] = e
         status = self.status
         status.reusable_tasks = len(self._reusable)
         status.reusable_objects = sum(map(len, self._reusable.values()))
@@ -1065,6 +1087,11 @@ class Checkpoint:
         finished, `()` for a finished task that produced no object, None when it is to
         be done (again)."""
         return self._reusable.get(task)
+
+    def grouped_files(self, table_id: int) -> Mapping[str, WrittenObject]:
+        """The verified grouped files (`--target-file-size`) of table `table_id`, by the
+        name of the first SST of their group."""
+        return self._grouped.get(table_id, {})
 
     def record_object(self, obj: WrittenObject) -> None:
         """Mark Parquet object `obj` finished. Call only once it is completely uploaded."""

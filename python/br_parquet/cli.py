@@ -234,7 +234,6 @@ def print_summary(result: ExportResult) -> None:
 def print_plan(result: ExportResult) -> None:
     """What a dry run found: the work left, and what the checkpoint already holds."""
     to_download = sum(t.input_bytes for t in result.to_do)
-    objects = [path for t in result.to_do for path in t.objects]
     print(
         f"dry run: nothing was written. {len(result.tables)} tables, {result.tasks} SST tasks "
         f"({result.skipped_files} data files outside the selection)"
@@ -247,7 +246,7 @@ def print_plan(result: ExportResult) -> None:
         print(f"  download {task.sst} ({task.input_bytes} bytes)")
         for path in task.objects:
             print(f"    write {path}")
-    if not objects and result.tasks:
+    if not result.to_do and result.tasks:
         print("  nothing to do: every SST task is finished")
     for commit in result.commits:
         print(f"  commit Iceberg table {commit.identifier}")

@@ -4,8 +4,10 @@ One JSON document per run at
 `{warehouse}/{namespace}/{table}/metadata/{manifest_prefix}_{end_version}_0.json`
 in the output storage, listing every Parquet file of the export with its
 source SST facts (name, column family, raw key range, size, checksums) and the
-backup snapshot it belongs to. Engines (or a later commit step) register the
-files from it; it is not an Iceberg metadata file itself.
+backup snapshot it belongs to. A file of a group of SSTs (`--target-file-size`) lists
+the group (`group`: first and last SST, their count) and each SST's facts (`sources`).
+Engines (or a later commit step) register the files from it; it is not an Iceberg
+metadata file itself.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from .backupmeta import BackupMeta, tso_time
 from .chain import ChainUnit
-from .plan import SstTask
+from .plan import SstTask, TableUnit
 from .proto import brpb_pb2 as brpb
 from .storage import Storage
 from .written import WrittenObject
@@ -86,15 +88,51 @@ def _source_facts(task: SstTask | ChainUnit) -> dict[str, Any]:
     }
 
 
+def _group_facts(obj: WrittenObject, unit: TableUnit, at: int) -> dict[str, Any]:
+    """The source fields of a file of a group of SSTs (the `at`-th of the table's SSTs
+    first): the group's range, the sum of its SSTs' sizes, the group and each SST's facts
+    under `sources`."""
+    group = unit.ssts[at : at + obj.group_ssts]
+    first, last = group[0].write, group[-1].write
+    return {
+        "sst_name": first.name,
+        "cf": first.cf,
+        "start_key": bytes(first.start_key).hex(),
+        "end_key": bytes(last.end_key).hex(),
+        "sst_size": sum(t.size for t in group),
+        "group": {"first": obj.group_first, "last": obj.group_last, "ssts": obj.group_ssts},
+        "sources": [
+            {
+                "write": _file_facts(t.write),
+                "default": _file_facts(t.default) if t.default else None,
+            }
+            for t in group
+        ],
+    }
+
+
+def _group_start(
+    obj: WrittenObject, by_table: dict[int, tuple[TableUnit, dict[str, int]]]
+) -> tuple[TableUnit, int]:
+    unit, positions = by_table[obj.table_id]
+    return unit, positions[obj.group_first or ""]
+
+
 def build_manifest(
     meta: BackupMeta,
-    tasks: Sequence[SstTask] | Sequence[ChainUnit],
+    tasks: Sequence[SstTask] | Sequence[ChainUnit] | Sequence[TableUnit],
     objects: Sequence[WrittenObject],
     output_prefix: str,
 ) -> dict[str, Any]:
     """The manifest document for `objects`, the export's `WrittenObject`s. For a chain
     of backups, `meta` spans the chain (start of the first, end of the last)."""
-    by_name: dict[str, SstTask | ChainUnit] = {t.name: t for t in tasks}
+    by_name: dict[str, SstTask | ChainUnit] = {}
+    by_table: dict[int, tuple[TableUnit, dict[str, int]]] = {}
+    for t in tasks:
+        if isinstance(t, TableUnit):
+            by_table[t.table_id] = (t, {s.name: i for i, s in enumerate(t.ssts)})
+        else:
+            by_name[t.name] = t
     snapshot_time = tso_time(meta.end_version)
     files = []
     for obj in sorted(objects, key=lambda o: o.path):
@@ -109,7 +147,11 @@ def build_manifest(
                 "table": obj.table,
                 "table_id": obj.table_id,
                 # The source SST, as its `File` in backupmeta describes it.
-                **_source_facts(by_name[obj.source_sst]),
+                **(
+                    _group_facts(obj, *_group_start(obj, by_table))
+                    if obj.grouped
+                    else _source_facts(by_name[obj.source_sst])
+                ),
             }
         )
     return {
@@ -131,7 +173,7 @@ def write_manifest(
     storage: Storage,
     location: ManifestLocation,
     meta: BackupMeta,
-    tasks: Sequence[SstTask] | Sequence[ChainUnit],
+    tasks: Sequence[SstTask] | Sequence[ChainUnit] | Sequence[TableUnit],
     objects: Sequence[WrittenObject],
     output_prefix: str,
 ) -> str:

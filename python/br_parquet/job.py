@@ -3,8 +3,10 @@
 
 This module only orchestrates: it plans, loads the checkpoint, runs the tasks on an
 executor with at most `sst_concurrency` in flight (which bounds memory and disk), and
-sums their results. With the checkpoint on (the default), tasks whose objects an
-earlier run finished are skipped; each task records its own objects (see `checkpoint`).
+sums their results. The tasks are SST tasks (`task`), chain tasks for a chain of backups
+(`chain_task`), or with `target_file_size` one task per table (`table_task`). With the
+checkpoint on (the default), tasks whose objects an earlier run finished are skipped;
+each task records its own objects (see `checkpoint`).
 Inside `interrupt.stop_on_signals()` (the command line), SIGINT and SIGTERM stop the run
 after the tasks in flight; local files live in a private work directory removed however
 the run ends.
@@ -21,7 +23,7 @@ from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, overload
 
@@ -62,11 +64,22 @@ from .events import (
 from .iceberg_manifest import ManifestLocation, write_manifest
 from .naming import normalize_prefix, parquet_object_name, sst_stem, table_folders
 from .options import ExportOptions
-from .plan import HashSet, Plan, PlannedUnit, SstTask, Tasks, plan_tasks
+from .plan import (
+    HashSet,
+    Plan,
+    PlannedUnit,
+    SstTask,
+    TablePlan,
+    TableUnit,
+    Tasks,
+    plan_by_table,
+    plan_tasks,
+)
 from .proto import brpb_pb2 as brpb
 from .result import ExportResult, PlannedTask
 from .storage import Storage, shared_storage
 from .table_filter import TableFilter
+from .table_task import TableTask, run_table_task
 from .tables import DEFAULT_FILTER, Table, select_tables
 from .task import ExportTask, TaskResult, run_task
 from .verify import verify_tables
@@ -90,10 +103,11 @@ class PreparedExport:
     options: ExportOptions
     meta: BackupMeta
     output: Storage
-    plan: Plan | ChainPlan
-    tasks: Sequence[ExportTask] | Sequence[ChainTask]
-    """The SST tasks (chain tasks for a chain of backups) still to do, in plan order
-    (each made on access: a backup may have millions)."""
+    plan: Plan | ChainPlan | TablePlan
+    tasks: Sequence[ExportTask] | Sequence[ChainTask] | Sequence[TableTask]
+    """The SST tasks (chain tasks for a chain of backups, table tasks with
+    `target_file_size`) still to do, in plan order (each made on access: a backup may
+    have millions)."""
     result: ExportResult
     """The result so far: the objects reused from the checkpoint."""
     checkpoint: Checkpoint | None = None
@@ -128,6 +142,11 @@ def prepare(
     `events`."""
     events = events or EventStream()
     inputs = inputs_of(input)
+    if len(inputs) > 1 and options.target_bytes is not None:
+        raise UsageError(
+            "--target-file-size works on one backup only for now, not on a chain of "
+            f"{len(inputs)} backups (several --input); export the chain without it"
+        )
     input_storages = [shared_storage(b, options.storage) for b in inputs]
     output_storage = shared_storage(output, options.storage)
     locations = [s.location for s in input_storages]
@@ -145,9 +164,11 @@ def prepare(
     meta = metas[-1]  # the newest schemas
     rules = TableFilter.parse(options.filters or DEFAULT_FILTER)
     targets = select_tables(meta, rules, options.table_ids)
-    plan: Plan | ChainPlan
+    plan: Plan | ChainPlan | TablePlan
     if len(metas) == 1:
         plan = plan_tasks(meta.data_files, targets)
+        if options.target_bytes is not None:
+            plan = plan_by_table(plan, targets)
     else:
         plan = plan_chain(metas, targets)
         meta = chain_identity(metas)
@@ -190,7 +211,10 @@ def prepare(
     pending: Sequence[PlannedUnit] = plan.tasks
     if checkpoint is not None:
         result.checkpoint = checkpoint.directory
-        reused, pending = _reused(checkpoint, plan.tasks)
+        if isinstance(plan, TablePlan):
+            reused, pending = _reused_tables(checkpoint, plan.tasks)
+        else:
+            reused, pending = _reused(checkpoint, plan.tasks)
         status = checkpoint.status
         events.emit(
             CheckpointLoaded(
@@ -204,7 +228,16 @@ def prepare(
                 redo_objects=len(status.redo_objects),
             )
         )
-        if len(pending) < len(plan.tasks):
+        if isinstance(plan, TablePlan):
+            to_do = {unit.name for unit in pending}
+            files: dict[int, list[WrittenObject]] = {}
+            for obj in reused:
+                files.setdefault(obj.table_id, []).append(obj)
+            for unit in plan.tasks:
+                if unit.name not in to_do:
+                    found = tuple(files.get(unit.table_id, ()))
+                    events.emit(SkippedFromCheckpoint(unit.name, unit.size, found))
+        elif len(pending) < len(plan.tasks):
             for task in plan.tasks:
                 objects = checkpoint.reusable(task.name)
                 if objects is not None:
@@ -224,9 +257,11 @@ def prepare(
     )
     writer = checkpoint.writer if checkpoint is not None else None
     schemas = iceberg.file_schemas() if iceberg is not None else None
-    tasks: Sequence[ExportTask] | Sequence[ChainTask]
+    tasks: Sequence[ExportTask] | Sequence[ChainTask] | Sequence[TableTask]
     if isinstance(plan, ChainPlan):
         tasks = _ChainTasks(pending, targets, inputs, output, options, writer, schemas)  # type: ignore[arg-type]
+    elif isinstance(plan, TablePlan):
+        tasks = _TableTasks(pending, targets, inputs[0], output, options, writer, schemas)  # type: ignore[arg-type]
     else:
         tasks = _ExportTasks(
             pending,  # type: ignore[arg-type]
@@ -384,12 +419,13 @@ def _run_tasks(
     _remove_stale_workdirs()
     workdir = interrupt.make_temp_dir("work")
     try:
-        if options.verify == "tables" and isinstance(prepared.plan, Plan):
+        if options.verify == "tables" and isinstance(prepared.plan, Plan | TablePlan):
             # Before any task: a table that does not add up fails the run with nothing written.
+            ssts = prepared.plan.ssts if isinstance(prepared.plan, TablePlan) else prepared.plan
             checked = verify_tables(
                 prepared.meta,
                 result.tables,
-                prepared.plan.tasks,
+                ssts.tasks,
                 inputs_of(input)[0],
                 options,
                 str(workdir),
@@ -401,13 +437,17 @@ def _run_tasks(
             if pool is None:
                 pool = ThreadPoolExecutor(options.sst_concurrency, thread_name_prefix="sst")
                 stack.callback(_shut_down, pool)
-            runner = run_chain_task if isinstance(prepared.plan, ChainPlan) else None
+            runner: Callable[..., TaskResult] | None = None
+            if isinstance(prepared.plan, ChainPlan):
+                runner = run_chain_task
+            elif isinstance(prepared.plan, TablePlan):
+                runner = run_table_task
             for done in run_bounded(
                 pool,
                 prepared.tasks,  # type: ignore[arg-type]
                 options.sst_concurrency,
                 str(workdir),
-                run=runner,  # type: ignore[arg-type]
+                run=runner,
                 events=events,
             ):
                 _add(result, done)
@@ -626,13 +666,52 @@ class _ChainTasks(_Mapped[ChainUnit, ChainTask]):
         )
 
 
-class _PlannedTasks(_Mapped[ExportTask | ChainTask, PlannedTask]):
+class _TableTasks(_Mapped[TableUnit, TableTask]):
+    """The `TableTask`s of a plan by table (`target_file_size`)."""
+
+    __slots__ = ("_checkpoint", "_input", "_options", "_output", "_schemas", "_targets")
+
+    def __init__(
+        self,
+        units: Sequence[TableUnit],
+        targets: Sequence[Table],
+        input: brpb.StorageBackend,
+        output: brpb.StorageBackend,
+        options: ExportOptions,
+        checkpoint: EntryWriter | None,
+        schemas: Sequence[pa.Schema] | None,
+    ) -> None:
+        super().__init__(units)
+        self._targets = targets
+        self._input = input
+        self._output = output
+        self._options = options
+        self._checkpoint = checkpoint
+        self._schemas = schemas
+
+    def _make(self, item: TableUnit) -> TableTask:
+        (idx,) = item.tables
+        return TableTask(
+            unit=item,
+            table=self._targets[idx],
+            input=self._input,
+            output=self._output,
+            options=self._options,
+            checkpoint=self._checkpoint,
+            file_schema=self._schemas[idx] if self._schemas is not None else None,
+        )
+
+
+class _PlannedTasks(_Mapped[ExportTask | ChainTask | TableTask, PlannedTask]):
     """`ExportResult.to_do`: a `PlannedTask` for each export task."""
 
     __slots__ = ()
 
-    def _make(self, item: ExportTask | ChainTask) -> PlannedTask:
+    def _make(self, item: ExportTask | ChainTask | TableTask) -> PlannedTask:
         prefix, name = item.options.output_prefix, item.name
+        if isinstance(item, TableTask):
+            # Its files are named by their groups, known only as they close.
+            return PlannedTask(sst=name, input_bytes=item.size, objects=())
         tables = item.tables if isinstance(item, ExportTask) else (item.table,)
         return PlannedTask(
             sst=name,
@@ -685,7 +764,7 @@ class _TaskTables(Mapping[str, tuple[str, ...]]):
         return (self._tables(task) for task in self._tasks)
 
 
-def _check_names(targets: Sequence[Table], plan: Plan | ChainPlan) -> None:
+def _check_names(targets: Sequence[Table], plan: Plan | ChainPlan | TablePlan) -> None:
     """Refuses an export where two tables share a folder, or two SSTs a file name:
     deterministic names must also be distinct, or one object would overwrite another.
     The file names are told apart by hash (16 bytes a task at most, not the names);
@@ -694,7 +773,8 @@ def _check_names(targets: Sequence[Table], plan: Plan | ChainPlan) -> None:
         table_folders((t.db, t.name) for t in targets)
     except ValueError as e:
         raise NameCollisionError(str(e)) from None
-    units: Sequence[PlannedUnit] = plan.tasks
+    # Grouped files are named by their first and last SSTs: those must be distinct too.
+    units: Sequence[PlannedUnit] = (plan.ssts if isinstance(plan, TablePlan) else plan).tasks
     seen = HashSet(len(units))
     for i, task in enumerate(units):
         name = task.name
@@ -745,6 +825,7 @@ def _open_checkpoint(
         type_mapping=options.type_mapping,
         file_schemas=file_schemas,
         change_columns=change_columns(options),
+        target_file_size=options.target_bytes,
     )
     return Checkpoint.open(
         output_storage,
@@ -788,3 +869,29 @@ def _reused(
     if isinstance(tasks, Tasks):
         return reused, tasks.subset(pending)
     return reused, [tasks[i] for i in pending]
+
+
+def _reused_tables(
+    checkpoint: Checkpoint, units: Sequence[TableUnit]
+) -> tuple[list[WrittenObject], list[TableUnit]]:
+    """(files finished by earlier runs, table tasks still to do, each from the SST after
+    its last finished file). A table's files are followed group by group from its first
+    SST; the task is finished when they reach its last SST, or when it recorded that it
+    made no file."""
+    reused: list[WrittenObject] = []
+    pending: list[TableUnit] = []
+    for unit in units:
+        files = checkpoint.grouped_files(unit.table_id)
+        ssts = unit.ssts
+        at = 0
+        while at < len(ssts):
+            found = files.get(ssts[at].name)
+            end = at + found.group_ssts if found is not None else 0
+            if found is None or end > len(ssts) or ssts[end - 1].name != found.group_last:
+                break
+            reused.append(found)
+            at = end
+        if at == len(ssts) or (at == 0 and checkpoint.reusable(unit.name) == ()):
+            continue
+        pending.append(replace(unit, start=at) if at else unit)
+    return reused, pending

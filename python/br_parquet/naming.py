@@ -1,4 +1,5 @@
-"""Output object names: `{prefix}/{db}/{table}/{sst_stem}.parquet`.
+"""Output object names: `{prefix}/{db}/{table}/{sst_stem}.parquet`, or with
+`--target-file-size` `{prefix}/{db}/{table}/{first_sst_stem}__{last_sst_stem}.parquet`.
 
 Spark, Hive, Trino and `pyarrow.dataset` skip folders and files whose names start with `_`
 or `.`, so no name made here does. The rules, for database and table names (`sanitize`):
@@ -106,6 +107,31 @@ def table_folders(tables: Iterable[tuple[str, str]]) -> dict[tuple[str, str], st
 
 def parquet_object_name(prefix: str, db: str, table: str, sst_name: str) -> str:
     parts = [normalize_prefix(prefix), table_folder(db, table), f"{sst_stem(sst_name)}.parquet"]
+    return "/".join(p for p in parts if p)
+
+
+GROUP_SEPARATOR = "__"
+"""Between the first and the last SST stem of a grouped file's name."""
+
+
+def group_stem(first_sst: str, last_sst: str) -> str:
+    """The stem of a file holding a table's rows of consecutive SSTs `first_sst` to
+    `last_sst` (`--target-file-size`): `{first_stem}__{last_stem}`, also when both are
+    one SST, so that it never is the name of a one-SST file. Over `MAX_STEM_BYTES` it
+    becomes readable part + hash of both names."""
+    stem = f"{sst_stem(first_sst)}{GROUP_SEPARATOR}{sst_stem(last_sst)}"
+    if len(stem) <= MAX_STEM_BYTES:
+        return stem
+    return _hashed(stem, f"{first_sst}\n{last_sst}", MAX_STEM_BYTES)
+
+
+def group_object_name(prefix: str, db: str, table: str, first_sst: str, last_sst: str) -> str:
+    """`{prefix}/{db}/{table}/{group_stem}.parquet`."""
+    parts = [
+        normalize_prefix(prefix),
+        table_folder(db, table),
+        f"{group_stem(first_sst, last_sst)}.parquet",
+    ]
     return "/".join(p for p in parts if p)
 
 

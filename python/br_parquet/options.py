@@ -112,6 +112,40 @@ def parse_seconds(text: str) -> float:
     return value
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
+
+
+def parse_size(text: str) -> int:
+    """A positive byte size, as a flag value: bytes (`1000000`) or with a unit, binary
+    (`512KiB`, `256MiB`, `1GiB`, `1TiB`) or decimal (`500KB`, `1GB`); any case.
+
+    >>> parse_size("256MiB"), parse_size("1GiB"), parse_size("1000000"), parse_size("1.5KB")
+    (268435456, 1073741824, 1000000, 1500)
+    """
+    match = _SIZE.fullmatch(text)
+    scale = _SIZE_UNITS.get(match.group(2).lower()) if match else None
+    if match is None or scale is None:
+        raise ValueError(
+            f"expected a size such as 256MiB, 1GiB, 512KiB or 1000000 (bytes), got {text!r}"
+        )
+    value = int(float(match.group(1)) * scale)
+    if value < 1:
+        raise ValueError(f"expected a size of at least 1 byte, got {text!r}")
+    return value
+
+
 def parse_table_ids(text: str) -> tuple[int, ...]:
     """Comma-separated integer table IDs, as a flag value."""
     try:
@@ -178,6 +212,18 @@ class ExportOptions:
             "add _tidb_commit_ts, the commit ts of each row's write record (int64)",
             _OUTPUT,
             kind="switch",
+        ),
+    )
+    target_file_size: int | str | None = field(
+        default=None,
+        metadata=_flag(
+            "write each table's rows of consecutive SSTs (in key order) into files of about "
+            "SIZE (256MiB, 1GiB, 512KiB, bytes), closed only between SSTs, named "
+            "{first_sst}__{last_sst}.parquet; default: one file per SST (one backup only, "
+            "not a chain)",
+            _OUTPUT,
+            metavar="SIZE",
+            parse=parse_size,
         ),
     )
     filters: Sequence[str] = field(
@@ -428,6 +474,14 @@ class ExportOptions:
             raise ValueError(
                 f"type mapping must be one of {', '.join(TYPE_MAPPINGS)}, got {self.type_mapping!r}"
             )
+        size = self.target_file_size
+        if isinstance(size, str):
+            object.__setattr__(self, "target_file_size", parse_size(size))
+        elif size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+            raise ValueError(
+                f"target_file_size must be a positive number of bytes or a size such as "
+                f"'256MiB', got {size!r}"
+            )
         if self.sst_concurrency < 1:
             raise ValueError(f"sst concurrency must be at least 1, got {self.sst_concurrency}")
         ParquetOptions(self.row_group_size, self.compression)  # validates both
@@ -476,6 +530,12 @@ class ExportOptions:
         missing = [k for k, v in given.items() if not v]
         if missing:
             raise ValueError(f"write_iceberg_manifest needs {', '.join(missing)}")
+
+    @property
+    def target_bytes(self) -> int | None:
+        """`target_file_size` in bytes (a string given is parsed on construction)."""
+        size = self.target_file_size
+        return size if isinstance(size, int) else None
 
     @property
     def parquet(self) -> ParquetOptions:

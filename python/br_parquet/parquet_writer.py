@@ -125,6 +125,14 @@ class ParquetFileWriter:
         while self._pending_rows >= size:
             self._flush(size)
 
+    def end_row_group(self) -> int:
+        """Writes the pending rows as a (possibly short) row group and flushes them into
+        the file; returns `size`, then exact but for the footer."""
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        self._stream.flush()
+        return self.size
+
     def close(self) -> int:
         """Writes the last (possibly short) row group; returns the row count."""
         if self._pending_rows:

@@ -419,3 +419,61 @@ class _TableRanges:
         if last - first == 1:
             return (self.by_pid[self.pids[first]],)
         return tuple(sorted({self.by_pid[pid] for pid in self.pids[first:last]}))
+
+
+# --- one task per table (--target-file-size) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableUnit:
+    """A table's SSTs in key order, exported by one task into files of about a target
+    size (`--target-file-size`): the rolling per-table task of `table_task`."""
+
+    name: str
+    """`t{table_id}_files`: the task's name in events and for its checkpoint marker."""
+    tables: tuple[int, ...]
+    """The selected table (one index into the selected tables), as `SstTask.tables`."""
+    table_id: int
+    ssts: tuple[SstTask, ...]
+    """Every SST that may hold rows of the table, in key order (by write-CF start key)."""
+    start: int = 0
+    """The first SST to export: those before it are in files an earlier run finished."""
+
+    @property
+    def size(self) -> int:
+        """Bytes of the SST files still to export (from `start`)."""
+        return sum(t.size for t in self.ssts[self.start :])
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """The plan of an export with `--target-file-size`: one `TableUnit` per selected
+    table with SSTs, and the SST plan it is made from (for `--verify tables`, the
+    manifest and the name checks)."""
+
+    tasks: Sequence[TableUnit]
+    ssts: Plan
+
+    @property
+    def skipped_files(self) -> int:
+        return self.ssts.skipped_files
+
+
+def table_unit_name(table_id: int) -> str:
+    return f"t{table_id}_files"
+
+
+def plan_by_table(plan: Plan, targets: Sequence[Table]) -> TablePlan:
+    """Regroups the SST tasks of `plan` into one task per selected table: the SSTs that
+    may hold its rows, in key order. An SST shared by several tables (small tables in
+    one region) is read by each of their tasks."""
+    by_table: dict[int, list[SstTask]] = {}
+    for task in plan.tasks:
+        for idx in task.tables:
+            by_table.setdefault(idx, []).append(task)
+    units = []
+    for idx in sorted(by_table, key=lambda i: targets[i].table_id):
+        ssts = sorted(by_table[idx], key=lambda t: (bytes(t.write.start_key), t.name))
+        table_id = targets[idx].table_id
+        units.append(TableUnit(table_unit_name(table_id), (idx,), table_id, tuple(ssts)))
+    return TablePlan(units, plan)

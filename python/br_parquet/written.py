@@ -34,6 +34,13 @@ class WrittenObject:
     etag: str | None = None
     """The ETag the output storage gave the object when it was uploaded (None where the
     store gives none, and in entries written before ETags were recorded)."""
+    group_first: str | None = None
+    """With `--target-file-size`: the first of the consecutive SSTs (in key order) whose
+    rows of the table the file holds (the same as `source_sst`); None for a one-SST file."""
+    group_last: str | None = None
+    """The last SST of the group; None for a one-SST file."""
+    group_ssts: int = 0
+    """How many SSTs the group spans (first and last included); 0 for a one-SST file."""
     reused: bool = False
     """Finished by an earlier run and taken from the checkpoint (not part of the JSON form)."""
 
@@ -41,9 +48,19 @@ class WrittenObject:
     def qualified_table(self) -> str:
         return f"{self.db}.{self.table}"
 
+    @property
+    def grouped(self) -> bool:
+        """Whether it holds the rows of a group of SSTs (`--target-file-size`)."""
+        return self.group_first is not None
+
     def to_json(self) -> dict[str, Any]:
-        """The JSON form: every field but `reused`."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "reused"}
+        """The JSON form: every field but `reused`, and the group fields only when set
+        (a one-SST file's form is as it was before groups existed)."""
+        out = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "reused" and (f.name not in _GROUP_FIELDS or self.grouped)
+        }
         out["task_objects"] = list(self.task_objects)
         return out
 
@@ -68,8 +85,20 @@ class WrittenObject:
             ),
             finished_at=_typed(document, "finished_at", str),
             etag=_optional_str(document, "etag"),
+            group_first=_optional_str(document, "group_first"),
+            group_last=_optional_str(document, "group_last"),
+            group_ssts=document.get("group_ssts", 0),
             reused=reused,
         )
+        if obj.grouped != (obj.group_last is not None) or (
+            obj.grouped
+            and (
+                not isinstance(obj.group_ssts, int)
+                or isinstance(obj.group_ssts, bool)
+                or obj.group_ssts < 1
+            )
+        ):
+            raise ValueError("has an incomplete group (group_first, group_last, group_ssts)")
         if obj.path not in obj.task_objects:
             raise ValueError("lists task_objects without its own path")
         if obj.rows < 0 or obj.size < 0:
@@ -77,6 +106,9 @@ class WrittenObject:
         if len(obj.sha256) != 64 or not all(c in "0123456789abcdef" for c in obj.sha256):
             raise ValueError("has a sha256 that is not 64 lowercase hex digits")
         return obj
+
+
+_GROUP_FIELDS = ("group_first", "group_last", "group_ssts")
 
 
 def _typed(document: Mapping[str, Any], key: str, kind: type[Any]) -> Any:
