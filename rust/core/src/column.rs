@@ -113,6 +113,8 @@ pub struct ColumnBuilder {
     spec: Arc<ColumnSpec>,
     builder: Builder,
     text: String,
+    /// JSON text rendered as bytes before it is checked and appended.
+    bytes: Vec<u8>,
     /// Rows per batch: each new builder is sized for it.
     capacity: usize,
 }
@@ -198,6 +200,7 @@ impl ColumnBuilder {
             spec,
             builder,
             text: String::new(),
+            bytes: Vec::new(),
             capacity,
         }
     }
@@ -298,6 +301,15 @@ impl ColumnBuilder {
                 b.append_value(itoa::Buffer::new().format(decode_compact_u64(slot)?))
             }
             (Builder::Utf8(b), OutKind::EnumText) => b.append_value(enum_name(slot, spec)?),
+            (Builder::Utf8(b), OutKind::JsonText) => {
+                // Rendered as bytes and checked once as a whole (every piece
+                // is valid UTF-8 by construction).
+                self.bytes.clear();
+                json::JsonRef::from_slot(slot)?.write_text_bytes(&mut self.bytes)?;
+                let text = std::str::from_utf8(&self.bytes)
+                    .map_err(|_| invalid("JSON text", "rendered text is not UTF-8"))?;
+                b.append_value(text);
+            }
             (Builder::Utf8(b), kind) => {
                 self.text.clear();
                 render_text(kind, slot, spec, &mut self.text)?;

@@ -360,6 +360,9 @@ fn write_container(
         let rest = body
             .get(off..)
             .ok_or_else(|| CodecError::truncated("JSON value", off, body.len()))?;
+        if write_scalar(type_code, rest, out)? {
+            continue;
+        }
         let len = body_len(type_code, rest)?;
         write_value(
             type_code,
@@ -373,8 +376,47 @@ fn write_container(
     Ok(())
 }
 
+/// Writes a string or 8-byte number at the front of `rest` (a container's
+/// value entry) with the checks and errors of `body_len` then `write_value`,
+/// in one pass; `false` for the other types, which take that path.
+#[inline]
+fn write_scalar(type_code: u8, rest: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+    match type_code {
+        TYPE_STRING => {
+            let mut cur = rest;
+            let n = read_uvarint(&mut cur, "JSON string length")?;
+            let len = prefixed_len(rest.len() - cur.len(), n)?;
+            if len > rest.len() {
+                return Err(CodecError::truncated("JSON body", len, rest.len()));
+            }
+            let s = usize::try_from(n)
+                .ok()
+                .and_then(|n| cur.get(..n))
+                .unwrap_or_default();
+            write_string(s, out);
+        }
+        TYPE_INT64 | TYPE_UINT64 | TYPE_FLOAT64 => {
+            let Some(bytes) = rest.first_chunk::<8>() else {
+                return Err(CodecError::truncated("JSON body", 8, rest.len()));
+            };
+            let bits = u64::from_le_bytes(*bytes);
+            match type_code {
+                TYPE_INT64 => {
+                    out.extend_from_slice(itoa::Buffer::new().format(bits as i64).as_bytes())
+                }
+                TYPE_UINT64 => out.extend_from_slice(itoa::Buffer::new().format(bits).as_bytes()),
+                _ => write_float(f64::from_bits(bits), out)?,
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// Shortest round-trip digits; exponent form below 1e-15 and from 1e15 on
 /// (`1e15`, `1.5e-16`), otherwise plain decimal with `.0` when integral.
+/// From 1e-5 on, exact ties go to the even digit as in Go; below, `Display`
+/// and `{:e}` round them up.
 fn write_float(f: f64, out: &mut Vec<u8>) -> Result<()> {
     use std::io::Write as _;
     if !f.is_finite() {
@@ -384,7 +426,32 @@ fn write_float(f: f64, out: &mut Vec<u8>) -> Result<()> {
         ));
     }
     let abs = f.abs();
-    if abs != 0.0 && !(1e-15..1e15).contains(&abs) {
+    // At most two decimals (prices, percentages: the usual JSON float):
+    // n/100 rounds to f and has at most 15 significant digits, and no other
+    // decimal that short does (a double holds 15), so it is the shortest.
+    let hundredths = abs * 100.0;
+    if abs != 0.0 && hundredths < 1e15 && hundredths.fract() == 0.0 && hundredths / 100.0 == abs {
+        let n = hundredths as u64;
+        if f < 0.0 {
+            out.push(b'-');
+        }
+        out.extend_from_slice(itoa::Buffer::new().format(n / 100).as_bytes());
+        out.push(b'.');
+        let cents = (n % 100) as u8;
+        out.push(b'0' + cents / 10);
+        if cents % 10 != 0 {
+            out.push(b'0' + cents % 10);
+        }
+        return Ok(());
+    }
+    if abs == 0.0 || (1e-5..1e15).contains(&abs) {
+        // Ryū prints these as plain decimal with `.0` when integral and the
+        // shortest digits; an exact tie between two shortest candidates goes
+        // to the even one, as in Go's `strconv` (Rust's `Display` rounds up).
+        out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
+        return Ok(());
+    }
+    if !(1e-15..1e15).contains(&abs) {
         // Rust's `{:e}` already writes the exponent without `+` or padding.
         write!(out, "{f:e}").map_err(io_err)
     } else {
@@ -404,8 +471,14 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// escaped, each byte of invalid UTF-8 as `\ufffd`. Writes valid UTF-8.
 pub fn write_string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
-    // ASCII (the usual case) needs no UTF-8 validation; from the first
-    // other byte on, the rest is split into valid and invalid runs.
+    // Most strings need no escape and are ASCII: one table test per byte.
+    if !s.iter().any(|&b| SLOW[usize::from(b)]) {
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
+    // ASCII needs no UTF-8 validation; from the first other byte on, the
+    // rest is split into valid and invalid runs.
     let (mut start, mut i) = (0, 0);
     while i < s.len() {
         let b = s[i];
@@ -430,6 +503,17 @@ pub fn write_string(s: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&s[start..]);
     out.push(b'"');
 }
+
+/// Bytes that may start an escape, and all non-ASCII bytes.
+const SLOW: [bool; 256] = {
+    let mut t = ESCAPE_START;
+    let mut b = 0x80;
+    while b < 0x100 {
+        t[b] = true;
+        b += 1;
+    }
+    t
+};
 
 /// Bytes that may start an escape: ASCII control bytes, `"`, `\`, and 0xE2,
 /// the lead byte of U+2028/U+2029.
@@ -833,5 +917,90 @@ mod tests {
         let j = read_json(&mut cur).unwrap();
         assert_eq!(j.body, &[2, b'h', b'i']);
         assert_eq!(cur, &[0x99]);
+    }
+
+    /// The fast path (Ryū) prints Rust's shortest `Display` digits, with
+    /// `.0` on integral values, except at exact decimal ties, which it breaks
+    /// to even as Go's `strconv` (TiDB) does, where `Display` rounds up.
+    #[test]
+    fn fast_float_path_matches_go_shortest() {
+        let display = |f: f64| {
+            let s = format!("{f}");
+            if s.contains('.') {
+                s
+            } else {
+                s + ".0"
+            }
+        };
+        let check = |f: f64| {
+            let (got, shown) = (float_text(f), display(f));
+            if got == shown {
+                return false;
+            }
+            // A tie: two candidates one unit apart in the last digit, the
+            // value exactly halfway between them, the even one printed.
+            let (lo, hi) = if got < shown {
+                (&got, &shown)
+            } else {
+                (&shown, &got)
+            };
+            let exact = format!("{:.1100}", f.abs());
+            let exact = exact.trim_end_matches('0');
+            let lo_abs = lo.trim_start_matches('-');
+            assert_eq!(exact, format!("{lo_abs}5"), "{f:?}: {got} vs {shown}");
+            assert_eq!(lo.len(), hi.len(), "{f:?}");
+            let last = |s: &str| s.bytes().last().unwrap() - b'0';
+            assert_eq!(last(&got) % 2, 0, "{f:?}: {got} vs {shown}");
+            assert_eq!(got.parse::<f64>().unwrap().to_bits(), f.to_bits());
+            true
+        };
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut checked, mut ties) = (0, 0);
+        while checked < 200_000 {
+            let r = next();
+            // Random bit patterns, and decimals with a few digits (prices).
+            let f = if r & 1 == 0 {
+                f64::from_bits(r)
+            } else {
+                ((r >> 12) % [u64::MAX, 100_000_000, 100_000][(r >> 4) as usize % 3]) as f64
+                    / [1.0, 10.0, 100.0, 1000.0, 1e6][(r >> 1) as usize % 5]
+                    * if r & 2 == 0 { 1.0 } else { -1.0 }
+            };
+            let abs = f.abs();
+            if !f.is_finite() || !(abs == 0.0 || (1e-5..1e15).contains(&abs)) {
+                continue;
+            }
+            ties += usize::from(check(f));
+            checked += 1;
+        }
+        assert!(ties > 0, "no tie among the samples");
+        for f in [
+            0.0,
+            -0.0,
+            1e-5,
+            -1e-5,
+            1.5e-5,
+            0.1,
+            0.3,
+            1.0,
+            2.5,
+            100.0,
+            1e14,
+            999_999_999_999_999.9,
+            9.999_999_999_999_998e14,
+            662_936_471_232_937.2,
+        ] {
+            check(f);
+        }
+        // 662936471232937.25 exactly: Go prints the even neighbour.
+        let tie = f64::from_bits(0x4302_d77f_6703_0d4a);
+        assert_eq!(float_text(tie), "662936471232937.2");
+        assert_eq!(format!("{tie}"), "662936471232937.3");
     }
 }

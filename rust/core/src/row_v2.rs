@@ -38,6 +38,54 @@ pub enum Lookup<'a> {
     Missing,
 }
 
+/// Where a column stands in a row, by index: what [`Lookup`] finds, before
+/// the value is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// The `i`-th not-null value ([`RowV2::value`]).
+    Value(usize),
+    Null,
+    Missing,
+}
+
+/// The positions of one list of column ids in rows of the last layout seen
+/// (the same not-null and null id arrays), so that rows of a layout already
+/// seen (nearly all of a table's rows) need no id search.
+#[derive(Clone, Debug, Default)]
+pub struct LayoutCache {
+    /// Whether the fields below describe a layout yet.
+    filled: bool,
+    large: bool,
+    not_null_ids: Vec<u8>,
+    null_ids: Vec<u8>,
+    positions: Vec<Position>,
+}
+
+impl LayoutCache {
+    /// The position in `row` of each of `ids`, in order. Every call on one
+    /// cache must pass the same ids (a table's columns).
+    #[inline]
+    pub fn positions(&mut self, row: &RowV2<'_>, ids: impl Iterator<Item = i64>) -> &[Position] {
+        let same = self.filled
+            && self.large == row.large
+            && self.not_null_ids == row.not_null_ids
+            && self.null_ids == row.null_ids;
+        if !same {
+            self.filled = true;
+            self.large = row.large;
+            self.not_null_ids.clear();
+            self.not_null_ids.extend_from_slice(row.not_null_ids);
+            self.null_ids.clear();
+            self.null_ids.extend_from_slice(row.null_ids);
+            self.positions.clear();
+            let mut cursor = Cursor::default();
+            self.positions
+                .extend(ids.map(|id| row.position_from(id, &mut cursor)));
+        }
+        &self.positions
+    }
+}
+
 /// A validated v2 row borrowing its bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowV2<'a> {
@@ -231,6 +279,12 @@ impl<'a> RowV2<'a> {
         self.null_count
     }
 
+    /// Slot bytes of the `i`-th not-null column (empty if there is none).
+    #[inline]
+    pub fn value(&self, i: usize) -> &'a [u8] {
+        self.value_at(i)
+    }
+
     /// Slot bytes of the `i`-th not-null column.
     #[inline]
     fn value_at(&self, i: usize) -> &'a [u8] {
@@ -262,17 +316,27 @@ impl<'a> RowV2<'a> {
     /// ask for ascending column ids (the usual column order).
     #[inline]
     pub fn lookup_from(&self, col_id: i64, cursor: &mut Cursor) -> Lookup<'a> {
+        match self.position_from(col_id, cursor) {
+            Position::Value(i) => Lookup::Value(self.value_at(i)),
+            Position::Null => Lookup::Null,
+            Position::Missing => Lookup::Missing,
+        }
+    }
+
+    /// [`RowV2::lookup_from`] without reading the value.
+    #[inline]
+    pub fn position_from(&self, col_id: i64, cursor: &mut Cursor) -> Position {
         let Ok(id) = u32::try_from(col_id) else {
-            return Lookup::Missing;
+            return Position::Missing;
         };
         let (ids, large, count) = (self.not_null_ids, self.large, self.not_null_count);
         if let Some(i) = search_from(ids, large, count, id, &mut cursor.not_null) {
-            return Lookup::Value(self.value_at(i));
+            return Position::Value(i);
         }
         if search_from(self.null_ids, large, self.null_count, id, &mut cursor.null).is_some() {
-            return Lookup::Null;
+            return Position::Null;
         }
-        Lookup::Missing
+        Position::Missing
     }
 
     /// `(column id, slot bytes)` of the not-null columns, ascending by id.

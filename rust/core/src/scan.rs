@@ -14,7 +14,7 @@ use crate::error::CodecError;
 use crate::keys::{self, Handle, RawKey};
 use crate::number::{write_compact_i64, write_compact_u64};
 use crate::row_v1::{self, RowV1};
-use crate::row_v2::{Cursor, Lookup, RowV2};
+use crate::row_v2::{LayoutCache, Position, RowV2};
 use crate::schema::{HandleKind, MissingRule, OutputField, TableSchema, OP_DELETE, OP_PUT};
 use crate::slot::{datum_to_slot, default_to_slot};
 use crate::sst::{SstEntries, SstError, SstReader};
@@ -133,6 +133,8 @@ struct TableBatch {
     ops: Option<StringBuilder>,
     commit_ts: Option<Int64Builder>,
     columns: Vec<ColumnBuilder>,
+    /// Column positions in v2 rows of the last layout seen.
+    layout: LayoutCache,
     rows: usize,
 }
 
@@ -167,6 +169,7 @@ impl TableBatch {
             ops,
             commit_ts,
             columns,
+            layout: LayoutCache::default(),
             rows: 0,
             schema,
         }
@@ -286,6 +289,9 @@ pub struct SstScan {
     table_rows: Vec<u64>,
     tables: Vec<TableState>,
     by_physical_id: HashMap<i64, usize>,
+    /// The last table id looked up in `by_physical_id` and its answer:
+    /// consecutive keys nearly always share their table.
+    last_table: Option<(i64, Option<usize>)>,
     options: ScanOptions,
     stats: ScanStats,
     values: ValueStats,
@@ -364,6 +370,7 @@ impl SstScan {
             table_rows,
             tables: states,
             by_physical_id,
+            last_table: None,
             options: ScanOptions {
                 batch_rows: options.batch_rows.max(1),
                 ..options
@@ -474,6 +481,7 @@ impl SstScan {
             table_rows,
             tables,
             by_physical_id,
+            last_table,
             options,
             stats,
             values,
@@ -537,12 +545,19 @@ impl SstScan {
                 stats.clipped += 1;
                 None
             }
-            RawKey::Record { table_id, handle } => match by_physical_id.get(&table_id) {
+            RawKey::Record { table_id, handle } => match match *last_table {
+                Some((id, idx)) if id == table_id => idx,
+                _ => {
+                    let idx = by_physical_id.get(&table_id).copied();
+                    *last_table = Some((table_id, idx));
+                    idx
+                }
+            } {
                 None => {
                     stats.unselected_kvs += 1;
                     None
                 }
-                Some(&idx) => match (options.handle_range, handle) {
+                Some(idx) => match (options.handle_range, handle) {
                     (Some(range), Handle::Int(h)) if !range.contains(h) => {
                         stats.out_of_range += 1;
                         None
@@ -716,7 +731,12 @@ fn append_row(
     };
     append_key_columns(batch, key)?;
     let handle = key.handle;
-    let mut cursor = Cursor::default();
+    let positions: &[Position] = match &view {
+        RowView::V2(r) => batch
+            .layout
+            .positions(r, batch.schema.columns.iter().map(|c| c.id)),
+        RowView::V1(_) => &[],
+    };
     for (i, (col, spec)) in batch
         .columns
         .iter_mut()
@@ -725,10 +745,10 @@ fn append_row(
     {
         let fail = |kind| (Some(spec.name.clone()), kind);
         let stored: Option<Option<&[u8]>> = match &view {
-            RowView::V2(r) => match r.lookup_from(spec.id, &mut cursor) {
-                Lookup::Value(s) => Some(Some(s)),
-                Lookup::Null => Some(None),
-                Lookup::Missing => None,
+            RowView::V2(r) => match positions.get(i) {
+                Some(Position::Value(at)) => Some(Some(r.value(*at))),
+                Some(Position::Null) => Some(None),
+                Some(Position::Missing) | None => None,
             },
             RowView::V1(r) => match r
                 .lookup_datum(spec.id)

@@ -101,8 +101,56 @@ impl DateTime {
         *self == DateTime::default()
     }
 
+    /// The text `YYYY-MM-DD HH:MM:SS` when every field has its usual
+    /// width (a valid time); `None` otherwise.
+    #[inline]
+    fn fixed_text(&self) -> Option<[u8; 19]> {
+        let fits = self.year <= 9999
+            && self.month <= 99
+            && self.day <= 99
+            && self.hour <= 99
+            && self.minute <= 99
+            && self.second <= 99;
+        if !fits {
+            return None;
+        }
+        let two = |v: u8| [b'0' + v / 10, b'0' + v % 10];
+        let y = self.year;
+        let digit = |v: u16| b'0' + (v % 10) as u8;
+        let [mo0, mo1] = two(self.month);
+        let [d0, d1] = two(self.day);
+        let [h0, h1] = two(self.hour);
+        let [mi0, mi1] = two(self.minute);
+        let [s0, s1] = two(self.second);
+        Some([
+            digit(y / 1000),
+            digit(y / 100),
+            digit(y / 10),
+            digit(y),
+            b'-',
+            mo0,
+            mo1,
+            b'-',
+            d0,
+            d1,
+            b' ',
+            h0,
+            h1,
+            b':',
+            mi0,
+            mi1,
+            b':',
+            s0,
+            s1,
+        ])
+    }
+
     /// Appends `YYYY-MM-DD`.
     pub fn write_date(&self, out: &mut String) {
+        if let Some(text) = self.fixed_text() {
+            push_ascii(text.get(..10), out);
+            return;
+        }
         let mut b = AsciiBuf::new();
         self.put_date(&mut b);
         b.flush(out);
@@ -119,6 +167,15 @@ impl DateTime {
     /// Appends `YYYY-MM-DD HH:MM:SS`, plus `.` and `fsp` digits when fsp > 0.
     pub fn write_datetime(&self, fsp: u8, out: &mut String) -> Result<()> {
         check_fsp(fsp)?;
+        if let Some(text) = self.fixed_text() {
+            push_ascii(Some(&text), out);
+            if fsp > 0 {
+                let mut b = AsciiBuf::new();
+                b.frac(self.micro, fsp);
+                b.flush(out);
+            }
+            return Ok(());
+        }
         let mut b = AsciiBuf::new();
         self.put_date(&mut b);
         b.byte(b' ');
@@ -184,6 +241,12 @@ fn check_fsp(fsp: u8) -> Result<()> {
     Ok(())
 }
 
+/// Appends ASCII text built on the stack.
+#[inline]
+fn push_ascii(text: Option<&[u8]>, out: &mut String) {
+    out.push_str(std::str::from_utf8(text.unwrap_or_default()).unwrap_or_default());
+}
+
 /// A stack buffer for one time text, flushed into the output in one copy.
 /// 40 bytes hold the longest text (5-digit year or 7-digit hours, fsp 6).
 struct AsciiBuf {
@@ -211,6 +274,21 @@ impl AsciiBuf {
     /// `v` in decimal, zero-padded to at least `width` digits.
     #[inline]
     fn num(&mut self, mut v: u64, width: usize) {
+        // The fields of a valid time: exactly `width` digits, no loop.
+        if width == 2 && v < 100 {
+            let v = v as u8;
+            self.byte(b'0' + v / 10);
+            self.byte(b'0' + v % 10);
+            return;
+        }
+        if width == 4 && v < 10_000 {
+            let v = v as u16;
+            self.byte(b'0' + (v / 1000) as u8);
+            self.byte(b'0' + (v / 100 % 10) as u8);
+            self.byte(b'0' + (v / 10 % 10) as u8);
+            self.byte(b'0' + (v % 10) as u8);
+            return;
+        }
         let mut digits = [b'0'; 20];
         let mut i = digits.len();
         while v > 0 && i > 0 {
@@ -294,6 +372,43 @@ mod tests {
         let mut s = String::new();
         write_duration(ns, fsp, &mut s).unwrap();
         s
+    }
+
+    /// Every field width, padded and not, against `format!`.
+    #[test]
+    fn datetime_text_matches_format() {
+        for (year, month, day, hour, minute, second, micro) in [
+            (0, 0, 0, 0, 0, 0, 0),
+            (5, 1, 9, 3, 7, 9, 5),
+            (999, 12, 31, 23, 59, 59, 999_999),
+            (1000, 10, 10, 10, 10, 10, 100_000),
+            (9999, 2, 29, 12, 0, 1, 42),
+            (10_000, 100, 200, 100, 255, 99, 1_000_000),
+        ] {
+            let t = DateTime {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                micro,
+            };
+            for fsp in 0..=MAX_FSP {
+                let mut s = String::new();
+                t.write_datetime(fsp, &mut s).unwrap();
+                let mut want =
+                    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}");
+                if fsp > 0 {
+                    let frac = format!("{:06}", micro.min(999_999));
+                    want = format!("{want}.{}", &frac[..usize::from(fsp)]);
+                }
+                assert_eq!(s, want);
+            }
+            let mut s = String::new();
+            t.write_date(&mut s);
+            assert_eq!(s, format!("{year:04}-{month:02}-{day:02}"));
+        }
     }
 
     #[test]
