@@ -42,6 +42,8 @@ from .errors import Interrupted
 log = logging.getLogger("br_parquet.interrupt")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+ABORT_EXIT_SECONDS = 10.0
+"""The longest an aborted run may take to unwind before the process ends anyway."""
 
 
 class StopToken:
@@ -58,6 +60,7 @@ class StopToken:
         self._draining = 0
         self._announce = threading.Event()
         self._closed = False
+        self._deadline: threading.Timer | None = None
 
     @property
     def stop_requested(self) -> bool:
@@ -82,7 +85,31 @@ class StopToken:
             self._announce.set()
             return
         self.aborted = True
+        self._arm_exit_deadline(signal.Signals(signum))
         raise KeyboardInterrupt
+
+    def _arm_exit_deadline(self, signum: signal.Signals) -> None:
+        """An abort must end the run: should its unwinding block (the interrupt can land
+        while the main thread holds a lock it needs again), a timer ends the process after
+        `ABORT_EXIT_SECONDS`, removing the temporary dirs and saying so on stderr. The
+        timer is cancelled when the `stop_on_signals()` block ends."""
+        if self._deadline is not None:
+            return
+        code = Interrupted(signum.name).exit_code
+
+        def force_exit() -> None:
+            _remove_all_temp_dirs(timeout=1.0)
+            line = (
+                f"br-parquet: interrupted by {signum.name}: aborted; the clean-up did not "
+                f"finish within {ABORT_EXIT_SECONDS:g}s, exiting now\n"
+            )
+            with suppress(OSError):
+                os.write(2, line.encode())
+            os._exit(code)
+
+        self._deadline = threading.Timer(ABORT_EXIT_SECONDS, force_exit)
+        self._deadline.daemon = True
+        self._deadline.start()
 
     def _announcer(self) -> None:
         self._announce.wait()
@@ -95,8 +122,11 @@ class StopToken:
             )
 
     def _close(self) -> None:
+        """The `stop_on_signals()` block ended: the run unwound (an abort included)."""
         self._closed = True
         self._announce.set()
+        if self._deadline is not None:
+            self._deadline.cancel()
 
 
 _active: StopToken | None = None
@@ -173,14 +203,24 @@ def exit_if_aborted(token: StopToken) -> None:
         return
     if not any(t.is_alive() and not t.daemon for t in _other_threads()):
         return
-    with _temp_lock:
-        leftovers = sorted(_temp_dirs)
-    for path in leftovers:
-        shutil.rmtree(path, ignore_errors=True)
+    _remove_all_temp_dirs()
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):  # closed or broken: nothing left to save
             stream.flush()
     os._exit(Interrupted(token.signal_name).exit_code)
+
+
+def _remove_all_temp_dirs(timeout: float = -1) -> None:
+    """Removes every temporary dir of the run still there (waiting at most `timeout`
+    seconds for the list, when given: the forced exit must not block)."""
+    if not _temp_lock.acquire(timeout=timeout):
+        return
+    try:
+        leftovers = sorted(_temp_dirs)
+    finally:
+        _temp_lock.release()
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _other_threads() -> list[threading.Thread]:

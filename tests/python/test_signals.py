@@ -148,7 +148,11 @@ class Export:
 
     def finish(self) -> tuple[int, str, str]:
         """(exit code, stdout, stderr) once the process has ended."""
-        self.process.wait(timeout=DEADLINE_SECONDS)
+        try:
+            self.process.wait(timeout=DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail("the export did not end; its stderr:\n" + "\n".join(self.lines))
         self._reader.join(DEADLINE_SECONDS)
         self._stdout_reader.join(DEADLINE_SECONDS)
         return self.process.returncode, "".join(self.stdout), "\n".join(self.lines)
@@ -393,3 +397,30 @@ def test_scan_cache_folder_is_private_and_removed(backup: Path, tmp_path: Path) 
         del opened
         gc.collect()
         assert list(parent.iterdir()) == []
+
+
+def test_an_abort_that_cannot_unwind_still_ends_the_process(tmp_path: Path) -> None:
+    """Should the unwinding of an aborted run block (the interrupt landed while a lock it
+    needs was held), the process still ends, with the signal's exit code and one line,
+    after `ABORT_EXIT_SECONDS`; its temporary dirs go too."""
+    code = (
+        "import os, signal, threading\n"
+        "from br_parquet.interrupt import make_temp_dir, stop_on_signals\n"
+        f"os.environ['TMPDIR'] = {str(tmp_path)!r}\n"
+        "import tempfile; tempfile.tempdir = None\n"
+        "make_temp_dir('stuck')\n"
+        "with stop_on_signals():\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)  # nothing in flight: aborts at once\n"
+        "    except KeyboardInterrupt:\n"
+        "        threading.Event().wait()  # an unwinding that never ends\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_SECONDS
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "br-parquet: interrupted by SIGINT: aborted; the clean-up did not finish within "
+        "10s, exiting now"
+    ]
+    assert list(tmp_path.iterdir()) == []
