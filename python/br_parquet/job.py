@@ -257,21 +257,14 @@ def prepare(
     )
     writer = checkpoint.writer if checkpoint is not None else None
     schemas = iceberg.file_schemas() if iceberg is not None else None
+    shared = _Shared(targets, inputs, output, options, writer, schemas)
     tasks: Sequence[ExportTask] | Sequence[ChainTask] | Sequence[TableTask]
     if isinstance(plan, ChainPlan):
-        tasks = _ChainTasks(pending, targets, inputs, output, options, writer, schemas)  # type: ignore[arg-type]
+        tasks = _ChainTasks(pending, shared)  # type: ignore[arg-type]
     elif isinstance(plan, TablePlan):
-        tasks = _TableTasks(pending, targets, inputs[0], output, options, writer, schemas)  # type: ignore[arg-type]
+        tasks = _TableTasks(pending, shared)  # type: ignore[arg-type]
     else:
-        tasks = _ExportTasks(
-            pending,  # type: ignore[arg-type]
-            targets,
-            input=inputs[0],
-            output=output,
-            options=options,
-            checkpoint=writer,
-            schemas=schemas,
-        )
+        tasks = _ExportTasks(pending, shared)  # type: ignore[arg-type]
     result.to_do = _PlannedTasks(tasks)
     result.dry_run = options.dry_run
     return PreparedExport(options, meta, output_storage, plan, tasks, result, checkpoint, iceberg)
@@ -592,113 +585,86 @@ class _Mapped(Sequence[_T], Generic[_S, _T]):
         return (list, (list(self),))
 
 
-class _ExportTasks(_Mapped[SstTask, ExportTask]):
-    """The `ExportTask`s of SST tasks `ssts` (they share everything but the SST and its
-    tables)."""
+@dataclass(frozen=True)
+class _Shared:
+    """What every task of one export shares: all but its unit of work and its tables."""
 
-    __slots__ = ("_checkpoint", "_input", "_options", "_output", "_schemas", "_targets")
+    targets: Sequence[Table]
+    inputs: tuple[brpb.StorageBackend, ...]
+    output: brpb.StorageBackend
+    options: ExportOptions
+    checkpoint: EntryWriter | None
+    schemas: Sequence[pa.Schema] | None
+    """The Parquet schema of each selected table's files, when not the decoder's."""
 
-    def __init__(
-        self,
-        ssts: Sequence[SstTask],
-        targets: Sequence[Table],
-        *,
-        input: brpb.StorageBackend,
-        output: brpb.StorageBackend,
-        options: ExportOptions,
-        checkpoint: EntryWriter | None,
-        schemas: Sequence[pa.Schema] | None = None,
-    ) -> None:
-        super().__init__(ssts)
-        self._targets = targets
-        self._schemas = schemas
-        self._input = input
-        self._output = output
-        self._options = options
-        self._checkpoint = checkpoint
+    def schema(self, idx: int) -> pa.Schema | None:
+        return self.schemas[idx] if self.schemas is not None else None
+
+
+class _Tasks(_Mapped[_S, _T]):
+    """Tasks made from plan units and what the export's tasks share."""
+
+    __slots__ = ("_shared",)
+
+    def __init__(self, units: Sequence[_S], shared: _Shared) -> None:
+        super().__init__(units)
+        self._shared = shared
+
+
+class _ExportTasks(_Tasks[SstTask, ExportTask]):
+    """The `ExportTask`s of SST tasks."""
+
+    __slots__ = ()
 
     def _make(self, item: SstTask) -> ExportTask:
-        targets, schemas = self._targets, self._schemas
+        shared = self._shared
+        schemas = shared.schemas
         return ExportTask(
             sst=item,
-            tables=tuple(targets[i] for i in item.tables),
-            input=self._input,
-            output=self._output,
-            options=self._options,
-            checkpoint=self._checkpoint,
+            tables=tuple(shared.targets[i] for i in item.tables),
+            input=shared.inputs[0],
+            output=shared.output,
+            options=shared.options,
+            checkpoint=shared.checkpoint,
             file_schemas=tuple(schemas[i] for i in item.tables) if schemas is not None else None,
         )
 
 
-class _ChainTasks(_Mapped[ChainUnit, ChainTask]):
+class _ChainTasks(_Tasks[ChainUnit, ChainTask]):
     """The `ChainTask`s of a chain's units."""
 
-    __slots__ = ("_checkpoint", "_inputs", "_options", "_output", "_schemas", "_targets")
-
-    def __init__(
-        self,
-        units: Sequence[ChainUnit],
-        targets: Sequence[Table],
-        inputs: tuple[brpb.StorageBackend, ...],
-        output: brpb.StorageBackend,
-        options: ExportOptions,
-        checkpoint: EntryWriter | None,
-        schemas: Sequence[pa.Schema] | None,
-    ) -> None:
-        super().__init__(units)
-        self._targets = targets
-        self._inputs = inputs
-        self._output = output
-        self._options = options
-        self._checkpoint = checkpoint
-        self._schemas = schemas
+    __slots__ = ()
 
     def _make(self, item: ChainUnit) -> ChainTask:
+        shared = self._shared
         (idx,) = item.tables
         return ChainTask(
             unit=item,
-            table=self._targets[idx],
-            inputs=self._inputs,
-            output=self._output,
-            options=self._options,
-            checkpoint=self._checkpoint,
-            file_schema=self._schemas[idx] if self._schemas is not None else None,
+            table=shared.targets[idx],
+            inputs=shared.inputs,
+            output=shared.output,
+            options=shared.options,
+            checkpoint=shared.checkpoint,
+            file_schema=shared.schema(idx),
         )
 
 
-class _TableTasks(_Mapped[TableUnit, TableTask]):
+class _TableTasks(_Tasks[TableUnit, TableTask]):
     """The `TableTask`s of a plan by table (`target_file_size`)."""
 
-    __slots__ = ("_checkpoint", "_input", "_options", "_output", "_schemas", "_targets")
-
-    def __init__(
-        self,
-        units: Sequence[TableUnit],
-        targets: Sequence[Table],
-        input: brpb.StorageBackend,
-        output: brpb.StorageBackend,
-        options: ExportOptions,
-        checkpoint: EntryWriter | None,
-        schemas: Sequence[pa.Schema] | None,
-    ) -> None:
-        super().__init__(units)
-        self._targets = targets
-        self._input = input
-        self._output = output
-        self._options = options
-        self._checkpoint = checkpoint
-        self._schemas = schemas
+    __slots__ = ()
 
     def _make(self, item: TableUnit) -> TableTask:
+        shared = self._shared
         (idx,) = item.tables
         return TableTask(
             unit=item,
-            table=self._targets[idx],
-            input=self._input,
-            output=self._output,
-            options=self._options,
-            checkpoint=self._checkpoint,
-            file_schema=self._schemas[idx] if self._schemas is not None else None,
+            table=shared.targets[idx],
+            input=shared.inputs[0],
+            output=shared.output,
+            options=shared.options,
+            checkpoint=shared.checkpoint,
+            file_schema=shared.schema(idx),
         )
 
 
