@@ -62,7 +62,13 @@ RSS_GROWTH_TARGET = 0.10
 """Peak RSS of an export of the 4 GiB backup within this of the 1 GiB backup's."""
 QUICK_SCALE = 1 / 16
 QUICK_REGION_MIB = 16.0
-EXTRAS = ("scan_projection.py", "scan_memory.py", "plan_resume.py", "chain_memory.py")
+EXTRAS = (
+    "scan_projection.py",
+    "scan_memory.py",
+    "plan_resume.py",
+    "chain_memory.py",
+    "dask_executor.py",
+)
 
 
 @dataclass(frozen=True)

@@ -463,6 +463,16 @@ class IcebergTableConflictError(IcebergError):
     exit_code = EXIT_USAGE
 
 
+# --- executors ----------------------------------------------------------------------------
+
+
+class ExecutorError(BrParquetError):
+    """The cluster that runs the tasks failed: its scheduler cannot be reached, it has no
+    worker, its workers cannot run the tasks, or they keep dying."""
+
+    exit_code = EXIT_STORAGE
+
+
 # --- the Python API ------------------------------------------------------------------------
 
 

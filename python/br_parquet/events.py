@@ -33,7 +33,8 @@ class Planned:
 
 @dataclass(frozen=True)
 class CheckpointLoaded:
-    """The checkpoint was opened: what an earlier run finished."""
+    """The checkpoint was opened: what an earlier run finished. The reused objects, rows
+    and bytes are those of every `SkippedFromCheckpoint` and `ResumedFromCheckpoint`."""
 
     directory: str
     fresh: bool
@@ -48,6 +49,18 @@ class CheckpointLoaded:
 @dataclass(frozen=True)
 class SkippedFromCheckpoint:
     """An SST task finished by an earlier run; its objects are reused."""
+
+    sst: str
+    input_bytes: int
+    objects: tuple[WrittenObject, ...]
+
+
+@dataclass(frozen=True)
+class ResumedFromCheckpoint:
+    """A task an earlier run partly finished (a table of `--target-file-size` killed in
+    the middle): its objects so far are reused and the task runs on from the SST after
+    them, so it is not done yet (its `TaskCompleted` comes later). `input_bytes` are the
+    bytes of the SSTs those objects hold; the task's own events carry the rest."""
 
     sst: str
     input_bytes: int
@@ -133,6 +146,7 @@ Event = (
     Planned
     | CheckpointLoaded
     | SkippedFromCheckpoint
+    | ResumedFromCheckpoint
     | DownloadStarted
     | DownloadFinished
     | DecodeFinished

@@ -54,6 +54,7 @@ from .events import (
     Listener,
     ManifestWritten,
     Planned,
+    ResumedFromCheckpoint,
     RunFinished,
     SkippedFromCheckpoint,
     TableCommitted,
@@ -61,6 +62,7 @@ from .events import (
     TaskFailed,
     UploadFinished,
 )
+from .executor import has_secrets, open_pool
 from .iceberg_manifest import ManifestLocation, write_manifest
 from .naming import normalize_prefix, parquet_object_name, sst_stem, table_folders
 from .options import ExportOptions
@@ -138,8 +140,8 @@ def prepare(
 ) -> PreparedExport:
     """Loads the backup (unless `meta` is given) or the chain of backups, selects and
     plans, opens the checkpoint (refusing a mismatch before anything is written) and
-    builds the tasks; emits `Planned`, `CheckpointLoaded` and `SkippedFromCheckpoint` to
-    `events`."""
+    builds the tasks; emits `Planned`, `CheckpointLoaded`, `SkippedFromCheckpoint` and
+    `ResumedFromCheckpoint` to `events`."""
     events = events or EventStream()
     inputs = inputs_of(input)
     if len(inputs) > 1 and options.target_bytes is not None:
@@ -229,14 +231,19 @@ def prepare(
             )
         )
         if isinstance(plan, TablePlan):
-            to_do = {unit.name for unit in pending}
+            # Every reused file is in one event: of a finished table, or of one resumed.
+            starts = {u.name: u.start for u in pending if isinstance(u, TableUnit)}
             files: dict[int, list[WrittenObject]] = {}
             for obj in reused:
                 files.setdefault(obj.table_id, []).append(obj)
             for unit in plan.tasks:
-                if unit.name not in to_do:
-                    found = tuple(files.get(unit.table_id, ()))
+                found = tuple(files.get(unit.table_id, ()))
+                start = starts.get(unit.name)
+                if start is None:
                     events.emit(SkippedFromCheckpoint(unit.name, unit.size, found))
+                elif start:
+                    done = sum(s.size for s in unit.ssts[:start])
+                    events.emit(ResumedFromCheckpoint(unit.name, done, found))
         elif len(pending) < len(plan.tasks):
             for task in plan.tasks:
                 objects = checkpoint.reusable(task.name)
@@ -426,10 +433,15 @@ def _run_tasks(
             result.scan_stats.update(checked)
             log.info("table checksums: %s", checked)
         with ExitStack() as stack:
+            limit: int | Callable[[], int] = options.sst_concurrency
             pool = executor
-            if pool is None:
-                pool = ThreadPoolExecutor(options.sst_concurrency, thread_name_prefix="sst")
-                stack.callback(_shut_down, pool)
+            if pool is None and not len(prepared.tasks):
+                pool = stack.enter_context(ThreadPoolExecutor(1))  # no cluster for nothing
+            elif pool is None:
+                # Checked before the pool starts: a cluster would wait for nothing.
+                _check_remote(prepared, inputs_of(input), options)
+                tasks_pool = stack.enter_context(open_pool(options))
+                pool, limit = tasks_pool.executor, tasks_pool.limit
             runner: Callable[..., TaskResult] | None = None
             if isinstance(prepared.plan, ChainPlan):
                 runner = run_chain_task
@@ -438,7 +450,7 @@ def _run_tasks(
             for done in run_bounded(
                 pool,
                 prepared.tasks,  # type: ignore[arg-type]
-                options.sst_concurrency,
+                limit,
                 str(workdir),
                 run=runner,
                 events=events,
@@ -454,17 +466,32 @@ def _run_tasks(
         interrupt.remove_temp_dir(workdir)
 
 
-def _shut_down(pool: ThreadPoolExecutor) -> None:
-    """Waits for the pool's threads, unless a signal aborted the run: then the tasks in
-    flight are abandoned (the command line exits without waiting for them)."""
-    token = interrupt.active()
-    pool.shutdown(wait=token is None or not token.aborted, cancel_futures=True)
+def _check_remote(
+    prepared: PreparedExport, inputs: Sequence[brpb.StorageBackend], options: ExportOptions
+) -> None:
+    """Refuses what a cluster's workers could not do without secrets this run keeps."""
+    if options.executor != "dask" or options.executor_send_keys:
+        return
+    if options.crypter is not None:
+        raise UsageError(
+            "the backup is encrypted and its crypter key is not sent to Dask workers "
+            "unless --executor-send-keys is given (use TLS between the scheduler and its "
+            "workers when it is)"
+        )
+    outputs = [task.output for task in prepared.tasks[:1]]
+    if any(has_secrets(b) for b in [*inputs, *outputs]):
+        log.warning(
+            "the storage credentials given with --input/--output are not sent to the Dask "
+            "workers: they use the credentials of their own environment (AWS_*, "
+            "GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*, an instance role); "
+            "--executor-send-keys sends them"
+        )
 
 
 def run_bounded(
     executor: Executor,
     tasks: Sequence[ExportTask],
-    limit: int,
+    limit: int | Callable[[], int],
     workdir: str | None = None,
     run: Callable[[ExportTask, str | None], TaskResult] | None = None,
     events: EventStream | None = None,
@@ -489,7 +516,9 @@ def run_bounded(
             stack.enter_context(token.draining())
         try:
             while True:
-                while len(pending) < limit and not (token and token.stop_requested):
+                while len(pending) < (limit if isinstance(limit, int) else limit()) and not (
+                    token and token.stop_requested
+                ):
                     task = next(queue, None)
                     if task is None:
                         break

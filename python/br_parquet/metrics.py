@@ -47,6 +47,7 @@ from .events import (
     EntryWritten,
     Event,
     Planned,
+    ResumedFromCheckpoint,
     RunFinished,
     SkippedFromCheckpoint,
     TaskCompleted,
@@ -55,6 +56,7 @@ from .events import (
 )
 from .options import ExportOptions
 from .storage_url import redact_url
+from .written import WrittenObject
 
 log = logging.getLogger("br_parquet.metrics")
 
@@ -143,6 +145,21 @@ class ExportMetrics:
         self.input_bytes = Counter(
             f"{PREFIX}_input_bytes", "Bytes of SST files downloaded", registry=r
         )
+        self.objects_written = Counter(
+            f"{PREFIX}_objects_written", "Parquet objects written", registry=r
+        )
+        # What an earlier run finished: with the written ones, the whole output.
+        self.objects_reused = Counter(
+            f"{PREFIX}_objects_reused",
+            "Parquet objects finished by an earlier run, reused",
+            registry=r,
+        )
+        self.rows_reused = Counter(
+            f"{PREFIX}_rows_reused", "Rows of the Parquet objects reused", registry=r
+        )
+        self.output_bytes_reused = Counter(
+            f"{PREFIX}_output_bytes_reused", "Bytes of the Parquet objects reused", registry=r
+        )
         self.stage_duration = Histogram(
             f"{PREFIX}_stage_duration_seconds",
             "Time of one SST task's stage: download, convert (decode and write Parquet), "
@@ -197,6 +214,10 @@ class ExportMetrics:
             case SkippedFromCheckpoint():
                 self.sst_events.labels("skipped_checkpoint").inc()
                 self.ssts_done.inc()
+                self._reused(event.objects)
+            case ResumedFromCheckpoint():
+                # Not done: its `TaskCompleted` comes when this run finishes it.
+                self._reused(event.objects)
             case DownloadStarted():
                 self.tasks_in_flight.inc()
             case DownloadFinished():
@@ -208,6 +229,7 @@ class ExportMetrics:
                 self.stage_duration.labels("convert").observe(event.seconds)
             case UploadFinished():
                 self.sst_events.labels("uploaded").inc()
+                self.objects_written.inc(len(event.objects))
                 self.stage_duration.labels("upload").observe(event.seconds)
             case EntryWritten():
                 self.stage_duration.labels("checkpoint").observe(event.seconds)
@@ -226,6 +248,11 @@ class ExportMetrics:
                 self._finish()
             case _:
                 pass
+
+    def _reused(self, objects: tuple[WrittenObject, ...]) -> None:
+        self.objects_reused.inc(len(objects))
+        self.rows_reused.inc(sum(o.rows for o in objects))
+        self.output_bytes_reused.inc(sum(o.size for o in objects))
 
     # --- exposure --------------------------------------------------------------------
 

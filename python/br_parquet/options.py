@@ -161,6 +161,11 @@ _MANIFEST = "Iceberg JSON manifest"
 _CATALOG = "Iceberg catalog (also takes --iceberg-warehouse, --iceberg-namespace, --iceberg-table)"
 _OBSERVE = "observability"
 _STORAGE = "storage requests (S3, GCS, Azure: reads and writes)"
+_DISTRIBUTED = "distributed execution (needs br-parquet[dask] for --executor dask)"
+Executor = Literal["local", "dask"]
+EXECUTORS: tuple[Executor, ...] = ("local", "dask")
+"""`local`: threads of this process; `dask`: the workers of a Dask cluster."""
+DEFAULT_TASK_RETRIES = 2
 _DEFAULT_STORAGE = StorageSettings()
 
 
@@ -457,6 +462,67 @@ class ExportOptions:
             parse=parse_seconds,
         ),
     )
+    executor: Executor = field(
+        default="local",
+        metadata=_flag(
+            "where SST tasks run: local (threads of this process) or dask (a Dask cluster: "
+            "the one at --scheduler, else a local cluster of worker processes on 127.0.0.1)",
+            _DISTRIBUTED,
+            choices=EXECUTORS,
+        ),
+    )
+    scheduler: str | None = field(
+        default=None,
+        metadata=_flag(
+            "address of a running Dask scheduler (tcp://HOST:8786, or a scheduler file path); "
+            "without it --executor dask starts a local cluster of --sst-concurrency worker "
+            "threads",
+            _DISTRIBUTED,
+            metavar="ADDR",
+        ),
+    )
+    worker_threads: int = field(
+        default=1,
+        metadata=_flag(
+            "threads per worker process of the local Dask cluster (workers of a --scheduler "
+            "cluster are sized by `dask worker --nthreads`)",
+            _DISTRIBUTED,
+            metavar="N",
+            parse=parse_positive,
+        ),
+    )
+    worker_memory: int | str | None = field(
+        default=None,
+        metadata=_flag(
+            "memory limit of each worker process of the local Dask cluster (4GiB, …; default: "
+            "the RAM shared among them); Dask restarts a worker that exceeds it and its tasks "
+            "run again",
+            _DISTRIBUTED,
+            metavar="SIZE",
+            parse=parse_size,
+        ),
+    )
+    task_retries: int = field(
+        default=DEFAULT_TASK_RETRIES,
+        metadata=_flag(
+            "runs of a failed SST task on Dask beyond the first, after a storage failure or "
+            "an unexpected error (bad input and failed verification are not retried); a "
+            "task whose worker dies runs again elsewhere",
+            _DISTRIBUTED,
+            metavar="N",
+            parse=parse_count,
+        ),
+    )
+    executor_send_keys: bool = field(
+        default=False,
+        metadata=_flag(
+            "send the crypter key and the storage credentials given with --input/--output to "
+            "the Dask workers in each task; without it workers find storage credentials in "
+            "their own environment, and an encrypted backup is refused",
+            _DISTRIBUTED,
+            kind="switch",
+        ),
+    )
     crypter: Cipher | None = None
     """The backup's `--crypter.*` method and key; None for a plaintext backup."""
 
@@ -482,6 +548,7 @@ class ExportOptions:
                 f"target_file_size must be a positive number of bytes or a size such as "
                 f"'256MiB', got {size!r}"
             )
+        self._check_executor()
         if self.sst_concurrency < 1:
             raise ValueError(f"sst concurrency must be at least 1, got {self.sst_concurrency}")
         ParquetOptions(self.row_group_size, self.compression)  # validates both
@@ -513,6 +580,49 @@ class ExportOptions:
         if self.crypter is not None and not isinstance(self.crypter, Cipher):
             raise ValueError(f"crypter must be a br_parquet.Cipher, got {self.crypter!r}")
         self._check_manifest()
+
+    def _check_executor(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(
+                f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"
+            )
+        memory = self.worker_memory
+        if isinstance(memory, str):
+            object.__setattr__(self, "worker_memory", parse_size(memory))
+        elif memory is not None and (
+            not isinstance(memory, int) or isinstance(memory, bool) or memory < 1
+        ):
+            raise ValueError(
+                f"worker_memory must be a positive number of bytes or a size such as "
+                f"'4GiB', got {memory!r}"
+            )
+        if self.worker_threads < 1:
+            raise ValueError(f"worker_threads must be at least 1, got {self.worker_threads}")
+        if self.task_retries < 0:
+            raise ValueError(f"task_retries must be 0 or more, got {self.task_retries}")
+        if self.executor == "dask":
+            if self.scheduler is not None and (
+                self.worker_memory is not None or self.worker_threads != 1
+            ):
+                raise ValueError(
+                    "worker_memory and worker_threads size the local Dask cluster; the "
+                    "workers of a scheduler are sized where they start (dask worker "
+                    "--nthreads N --memory-limit SIZE)"
+                )
+            return
+        given = [
+            name
+            for name, value in (
+                ("scheduler", self.scheduler is not None),
+                ("worker_memory", self.worker_memory is not None),
+                ("worker_threads", self.worker_threads != 1),
+                ("executor_send_keys", self.executor_send_keys),
+            )
+            if value
+        ]
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            raise ValueError(f"{', '.join(given)} {verb} executor 'dask'")
 
     def _check_manifest(self) -> None:
         given = {

@@ -3,7 +3,9 @@
 `ProgressBar` is a listener: it starts on `Planned` and stops on `RunFinished`, leaving
 its final state on the screen. It counts SST tasks, their input bytes and the tables
 whose tasks are all done; tasks reused from the checkpoint count as done but not in the
-rates (rows/s, MB/s) nor in the ETA, which only measure the work of this run.
+rates (rows/s, MB/s) nor in the ETA, which only measure the work of this run. A task an
+earlier run partly finished (`ResumedFromCheckpoint`) counts the bytes and rows of its
+reused objects the same way, and is done once this run finishes it.
 
 While the bar is live, log lines must go through its console so that they print above
 the bar instead of through it: install `ProgressBar.handler()` in place of the plain
@@ -32,11 +34,13 @@ from .events import (
     DownloadStarted,
     Event,
     Planned,
+    ResumedFromCheckpoint,
     RunFinished,
     SkippedFromCheckpoint,
     TaskCompleted,
     TaskFailed,
 )
+from .written import WrittenObject
 
 _BAR_WIDTH = 40
 
@@ -79,10 +83,11 @@ class ProgressBar:
         self.bytes_total = 0
         """Input bytes (SSTs) of the plan."""
         self.bytes_done = 0
-        """Input bytes of the finished SST tasks, reused ones included."""
+        """Input bytes of the finished SST tasks, reused ones included, and of the SSTs
+        whose objects a resumed task reuses."""
         self.bytes_reused = 0
         self.rows_done = 0
-        """Rows of the finished SST tasks, reused ones included."""
+        """Rows of the finished SST tasks and of every reused object."""
         self.rows_reused = 0
         self.tables_total = 0
         self.tables_done = 0
@@ -94,6 +99,7 @@ class ProgressBar:
         self._task_tables: Mapping[str, tuple[str, ...]] = {}
         self._busy_tables = 0
         self._done: set[str] = set()
+        self._resumed: set[str] = set()
         self._running: set[str] = set()
         self._failed: set[str] = set()
         self._untracked_tables = False
@@ -188,10 +194,12 @@ class ProgressBar:
             elif isinstance(event, SkippedFromCheckpoint):
                 if self._finish_task(event.sst, event.input_bytes):
                     self.ssts_reused += 1
-                    self.bytes_reused += event.input_bytes
-                    rows = sum(o.rows for o in event.objects)
-                    self.rows_done += rows
-                    self.rows_reused += rows
+                    self._reuse(0, event.input_bytes, event.objects)
+            elif isinstance(event, ResumedFromCheckpoint):
+                # Its remaining bytes come with its `TaskCompleted`; the task is not done.
+                if event.sst not in self._resumed and event.sst not in self._done:
+                    self._resumed.add(event.sst)
+                    self._reuse(event.input_bytes, event.input_bytes, event.objects)
             elif isinstance(event, DownloadStarted):
                 self._task_bytes[event.sst] = event.input_bytes
                 if event.sst not in self._done:
@@ -268,6 +276,15 @@ class ProgressBar:
                 self._busy_tables -= not pending
         self._count_tables()
         return True
+
+    def _reuse(self, done: int, reused: int, objects: Sequence[WrittenObject]) -> None:
+        """Counts objects an earlier run finished: `done` input bytes more are done (the
+        skipped task's are counted by `_finish_task`), `reused` of them not by this run."""
+        self.bytes_done += done
+        self.bytes_reused += reused
+        rows = sum(o.rows for o in objects)
+        self.rows_done += rows
+        self.rows_reused += rows
 
     def _count_tables(self) -> None:
         if self._untracked_tables:

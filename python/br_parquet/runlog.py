@@ -23,6 +23,7 @@ from .events import (
     Event,
     ManifestWritten,
     Planned,
+    ResumedFromCheckpoint,
     RunFinished,
     SkippedFromCheckpoint,
     TaskCompleted,
@@ -78,6 +79,17 @@ class StageLog:
                     "checkpoint_skip",
                     sst=event.sst,
                     table=_tables(event.objects),
+                    rows=sum(o.rows for o in event.objects),
+                    bytes=sum(o.size for o in event.objects),
+                )
+            case ResumedFromCheckpoint():
+                self._emit(
+                    logging.INFO,
+                    "resumed, partly finished earlier",
+                    "checkpoint_resume",
+                    sst=event.sst,
+                    table=_tables(event.objects),
+                    objects=len(event.objects),
                     rows=sum(o.rows for o in event.objects),
                     bytes=sum(o.size for o in event.objects),
                 )

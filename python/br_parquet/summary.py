@@ -34,6 +34,7 @@ from .events import (
     Event,
     ManifestWritten,
     Planned,
+    ResumedFromCheckpoint,
     RunFinished,
     SkippedFromCheckpoint,
     TableCommitted,
@@ -119,7 +120,9 @@ class RunSummary:
             elif isinstance(event, CheckpointLoaded):
                 self.checkpoint = self._redact(event.directory)
             elif isinstance(event, SkippedFromCheckpoint):
-                self._skipped(event)
+                self._reused(event, finished=True)
+            elif isinstance(event, ResumedFromCheckpoint):
+                self._reused(event, finished=False)
             elif isinstance(event, DownloadStarted):
                 self._task_bytes[event.sst] = event.input_bytes
             elif isinstance(event, DownloadFinished):
@@ -146,16 +149,20 @@ class RunSummary:
             elif isinstance(event, RunFinished):
                 self._finished(event)
 
-    def _skipped(self, event: SkippedFromCheckpoint) -> None:
+    def _reused(
+        self, event: SkippedFromCheckpoint | ResumedFromCheckpoint, *, finished: bool
+    ) -> None:
+        """Objects an earlier run finished: in the output at the start. A resumed task is
+        not converted yet; its `TaskCompleted` counts it, with only its new objects."""
         rows = sum(o.rows for o in event.objects)
         size = sum(o.size for o in event.objects)
         for counters in (self.start, self._now):
-            counters["ssts_converted"] += 1
+            counters["ssts_converted"] += finished
             counters["objects"] += len(event.objects)
             counters["rows"] += rows
             counters["bytes_in"] += event.input_bytes
             counters["bytes_out"] += size
-        self._now["ssts_skipped"] += 1
+        self._now["ssts_skipped"] += finished
         self._add_objects(event.objects)
 
     def _completed(self, event: TaskCompleted) -> None:

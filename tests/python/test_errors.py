@@ -77,6 +77,7 @@ EXAMPLES: list[tuple[BaseException, int]] = [
     (IcebergConfigError("sqlite:///c.db", "cannot open it"), 2),
     (IcebergTableConflictError("sqlite:///c.db", "holds a newer backup", table="ns.t"), 2),
     (IcebergError("rest+http://h", "ConnectionError: refused"), 4),
+    (errors.ExecutorError("cannot reach the Dask scheduler at tcp://h:8786: refused"), 4),
     (StorageError("PUT failed", name="x"), 4),
     (ObjectNotFoundError("x"), 4),
     (OSError(28, "No space left on device"), 4),

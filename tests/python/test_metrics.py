@@ -39,7 +39,15 @@ from br_parquet.testing import BackupSpec, DatabaseSpec, table, write_backup
 TASKS = 12
 ROWS = 120
 P = "tikv_br_parquet_"
-COUNTERS = ("rows_emitted", "output_bytes", "input_bytes")
+COUNTERS = (
+    "rows_emitted",
+    "output_bytes",
+    "input_bytes",
+    "objects_written",
+    "objects_reused",
+    "rows_reused",
+    "output_bytes_reused",
+)
 GAUGES = ("ssts_planned", "ssts_done", "tasks_in_flight")
 EXPOSED = {
     f"{P}sst_events_total",
@@ -99,6 +107,9 @@ def check_final(values: Values, summary: dict[str, int]) -> None:
     assert value(values, "rows_emitted_total") == summary["rows"] == ROWS
     assert value(values, "output_bytes_total") == summary["bytes"] > 0
     assert value(values, "input_bytes_total") == summary["input_bytes"] > 0
+    assert value(values, "objects_written_total") == tasks  # one table: an object a task
+    for reused in ("objects_reused", "rows_reused", "output_bytes_reused"):
+        assert value(values, f"{reused}_total") == 0, reused
     assert value(values, "ssts_planned") == value(values, "ssts_done") == tasks
     assert value(values, "tasks_in_flight") == 0
     for stage in STAGES:

@@ -4,6 +4,7 @@ closed only between SSTs, named by their first and last SST, resumed exactly."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import random
@@ -15,12 +16,26 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
 
 import br_parquet
+from br_parquet import job
 from br_parquet.crashpoints import ENV as KILL_ENV
+from br_parquet.events import (
+    CheckpointLoaded,
+    Event,
+    ResumedFromCheckpoint,
+    SkippedFromCheckpoint,
+    TaskCompleted,
+)
 from br_parquet.naming import MAX_STEM_BYTES, group_stem, sst_stem
 from br_parquet.options import ExportOptions, parse_size
+from br_parquet.plan import table_unit_name
+from br_parquet.progress import ProgressBar
 from br_parquet.storage import Storage
+from br_parquet.storage_url import parse_storage_url
+from br_parquet.summary import RunSummary
 from br_parquet.testing import BackupSpec, DatabaseSpec, table, write_backup
 from br_parquet.written import WrittenObject
 
@@ -143,9 +158,27 @@ def default_out(backup: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def grouped_out(backup: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted run, its summary and metrics beside the output (`ran_beside`)."""
     out = tmp_path_factory.mktemp("grouped") / "out"
-    export(backup, out, "--target-file-size", str(TARGET), "--sst-concurrency", "2")
+    summary, metrics = ran_beside(out)
+    flags = ("--summary-json", str(summary), "--metrics-file", str(metrics))
+    export(backup, out, "--target-file-size", str(TARGET), "--sst-concurrency", "2", *flags)
     return out
+
+
+def ran_beside(out: Path) -> tuple[Path, Path]:
+    """The summary JSON and the metrics textfile of the run that wrote `out`."""
+    return out.parent / "summary.json", out.parent / "metrics.prom"
+
+
+def metric_values(path: Path) -> dict[str, float]:
+    """The textfile's unlabelled samples (and the SST events by event), by name."""
+    values: dict[str, float] = {}
+    for family in text_string_to_metric_families(path.read_text()):
+        for s in family.samples:
+            name = s.name.removeprefix("tikv_br_parquet_")
+            values[f"{name}:{s.labels['event']}" if "event" in s.labels else name] = s.value
+    return values
 
 
 def read(out: Path, e: WrittenObject) -> pa.Table:
@@ -256,10 +289,19 @@ def test_group_names_stay_short_and_distinct() -> None:
     assert long != group_stem(first, "1/" + "c" * 150 + "_write.sst")
 
 
-@pytest.mark.parametrize("point", ["at-before-upload:3", "at-after-upload:2", "at-after-entry:4"])
+@pytest.mark.parametrize(
+    ("point", "recorded"),
+    [("at-before-upload:3", 2), ("at-after-upload:2", 1), ("at-after-entry:4", 4)],
+)
 def test_kill_mid_table_then_resume_is_byte_identical(
-    backup: Path, grouped_out: Path, tmp_path: Path, point: str, monkeypatch: pytest.MonkeyPatch
+    backup: Path,
+    grouped_out: Path,
+    tmp_path: Path,
+    point: str,
+    recorded: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """`recorded`: the files of the first (big) table the killed run recorded."""
     workdirs = tmp_path / "workdirs"
     workdirs.mkdir()
     monkeypatch.setenv("TMPDIR", str(workdirs))
@@ -268,8 +310,109 @@ def test_kill_mid_table_then_resume_is_byte_identical(
     export(backup, out, *flags, kill=point, expect=-9)
     partial = files_of(out)
     assert 0 < len(partial) < len(files_of(grouped_out))
-    export(backup, out, *flags)
+    summary, metrics = ran_beside(out)
+    export(backup, out, *flags, "--summary-json", str(summary), "--metrics-file", str(metrics))
     assert files_of(out) == files_of(grouped_out)
+
+    # The resumed run's totals are the uninterrupted run's: every reused file counts once.
+    whole_summary, whole_metrics = ran_beside(grouped_out)
+    whole = json.loads(whole_summary.read_text())
+    doc = json.loads(summary.read_text())
+    assert doc["status"] == whole["status"] == "succeeded"
+    assert doc["end"] == whole["end"] and doc["tables"] == whole["tables"]
+    assert doc["plan"] == whole["plan"] and doc["end"]["bytes_in"] == whole["plan"]["input_bytes"]
+    # The big table was cut short: its recorded files were there, the table was not done.
+    start = doc["start"]
+    assert start["objects"] == recorded and start["ssts_converted"] == 0
+    assert 0 < start["rows"] < whole["end"]["rows"]
+    assert 0 < start["bytes_in"] < whole["end"]["bytes_in"]
+    assert 0 < start["bytes_out"] < whole["end"]["bytes_out"]
+    assert doc["delta"]["ssts_converted"] == whole["end"]["ssts_converted"]
+    assert doc["delta"]["ssts_skipped"] == doc["delta"]["ssts_failed"] == 0
+
+    # The metrics: written by this run plus reused, the uninterrupted run's written.
+    once, again = metric_values(whole_metrics), metric_values(metrics)
+    assert once["objects_written_total"] == whole["end"]["objects"]
+    assert once["objects_reused_total"] == once["rows_reused_total"] == 0
+    for written, reused, expected in (
+        ("objects_written_total", "objects_reused_total", start["objects"]),
+        ("rows_emitted_total", "rows_reused_total", start["rows"]),
+        ("output_bytes_total", "output_bytes_reused_total", start["bytes_out"]),
+    ):
+        assert again[reused] == expected, reused
+        assert again[written] + again[reused] == once[written], written
+    assert again["ssts_done"] == again["ssts_planned"] == once["ssts_done"]
+    assert again["sst_events_total:completed"] == once["sst_events_total:completed"]
+    assert again["sst_events_total:skipped_checkpoint"] == 0
+    assert again["input_bytes_total"] + start["bytes_in"] == once["input_bytes_total"]
+
+
+def test_a_resumed_table_reports_its_reused_files_once(
+    backup: Path, grouped_out: Path, tmp_path: Path
+) -> None:
+    """Killed in the middle of the big table, resumed in this process: its reused files
+    come in one `ResumedFromCheckpoint` (the task is not done until it completes), and
+    the summary and the progress bar end where an uninterrupted run does."""
+    out = tmp_path / "out"
+    flags = ("--target-file-size", str(TARGET), "--sst-concurrency", "1")
+    export(backup, out, *flags, kill="at-after-entry:3", expect=-9)
+    events: list[Event] = []
+    bar = ProgressBar(Console(file=io.StringIO(), force_terminal=True, width=120))
+    summary = RunSummary()
+    job.export(
+        parse_storage_url(str(backup)),
+        parse_storage_url(str(out)),
+        ExportOptions(output_prefix=PREFIX, target_file_size=TARGET, sst_concurrency=1),
+        listeners=[events.append, bar, summary],
+    )
+    assert files_of(out) == files_of(grouped_out)
+    (loaded,) = [e for e in events if isinstance(e, CheckpointLoaded)]
+    (resumed,) = [e for e in events if isinstance(e, ResumedFromCheckpoint)]
+    assert not [e for e in events if isinstance(e, SkippedFromCheckpoint)]
+    assert {o.table for o in resumed.objects} == {"big"} and len(resumed.objects) == 3
+    assert resumed.sst == table_unit_name(resumed.objects[0].table_id)
+    assert loaded.reused_tasks == 0
+    assert loaded.reused_objects == len(resumed.objects)
+    assert loaded.reused_rows == sum(o.rows for o in resumed.objects)
+    assert loaded.reused_bytes == sum(o.size for o in resumed.objects)
+    completed = [e for e in events if isinstance(e, TaskCompleted) and e.sst == resumed.sst]
+    assert len(completed) == 1
+    assert completed[0].rows + loaded.reused_rows == BIG_SSTS * ROWS_PER_SST
+
+    whole = json.loads(ran_beside(grouped_out)[0].read_text())
+    doc = summary.snapshot()
+    assert doc["end"] == whole["end"] and doc["tables"] == whole["tables"]
+    assert doc["start"]["objects"] == loaded.reused_objects
+    assert doc["start"]["rows"] == loaded.reused_rows
+    assert doc["start"]["bytes_out"] == loaded.reused_bytes
+    assert doc["start"]["bytes_in"] == resumed.input_bytes > 0
+    assert bar.status == "succeeded"
+    assert (bar.ssts_done, bar.ssts_total, bar.ssts_reused) == (whole["plan"]["ssts"],) * 2 + (0,)
+    assert bar.bytes_done == bar.bytes_total == whole["plan"]["input_bytes"]
+    assert (bar.bytes_reused, bar.rows_reused) == (resumed.input_bytes, loaded.reused_rows)
+    assert bar.rows_done == whole["end"]["rows"]
+    assert bar.tables_done == bar.tables_total
+
+
+def test_a_rerun_of_a_finished_export_reuses_every_file_once(
+    backup: Path, grouped_out: Path, tmp_path: Path
+) -> None:
+    summary, metrics = tmp_path / "summary.json", tmp_path / "metrics.prom"
+    before = files_of(grouped_out)
+    flags = ("--summary-json", str(summary), "--metrics-file", str(metrics))
+    export(backup, grouped_out, "--target-file-size", str(TARGET), *flags)
+    assert files_of(grouped_out) == before
+    whole = json.loads(ran_beside(grouped_out)[0].read_text())
+    doc = json.loads(summary.read_text())
+    assert doc["start"] == doc["end"] == whole["end"] and doc["tables"] == whole["tables"]
+    assert doc["delta"]["ssts_skipped"] == whole["plan"]["ssts"]
+    again = metric_values(metrics)
+    assert again["objects_reused_total"] == whole["end"]["objects"]
+    assert again["rows_reused_total"] == whole["end"]["rows"]
+    assert again["output_bytes_reused_total"] == whole["end"]["bytes_out"]
+    assert again["objects_written_total"] == again["rows_emitted_total"] == 0
+    skipped = again["sst_events_total:skipped_checkpoint"]
+    assert skipped == again["ssts_done"] == whole["plan"]["ssts"]
 
 
 @pytest.mark.s3
